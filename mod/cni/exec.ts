@@ -1,0 +1,101 @@
+import { CniError, ErrorCode } from "./errors.ts";
+import type { CniEnv } from "./env.ts";
+import { log } from "./log.ts";
+import { parseResult, type Result } from "./result.ts";
+
+/** How to run one delegated plugin (the `delegate`, `boot_network` or an IPAM plugin). */
+export interface ExecRequest {
+  /** The delegate's config; `type` names the binary, looked up in CNI_PATH. */
+  conf: Record<string, unknown> & { type?: string };
+  command: "ADD" | "DEL" | "CHECK" | "GC" | "STATUS";
+  env: CniEnv;
+  /** Overrides CNI_IFNAME, for delegates that configure a different interface. */
+  ifname?: string;
+  timeoutMs?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** Finds a plugin binary by type in CNI_PATH, as libcni does: the first directory that has it. */
+export function findPlugin(type: string, path: string[]): string {
+  if (!type || type.includes("/")) throw new CniError(ErrorCode.InvalidNetworkConfig, `invalid plugin type ${JSON.stringify(type)}`);
+  for (const dir of path) {
+    const candidate = `${dir}/${type}`;
+    try {
+      const st = Deno.statSync(candidate);
+      if (st.isFile && (st.mode ?? 0o111) & 0o111) return candidate;
+    } catch {
+      // not in this directory; try the next
+    }
+  }
+  throw new CniError(ErrorCode.InvalidNetworkConfig, `plugin ${JSON.stringify(type)} not found in CNI_PATH`, path.join(":") || "CNI_PATH is empty");
+}
+
+/**
+ * Execs a delegated plugin with the config on stdin and the CNI environment, and reads its answer:
+ * a result for ADD, nothing for the other verbs. Its CNI error is passed up with its own code
+ * and the plugin's name in the message; a crash, timeout or garbage output is code 104.
+ */
+export async function execPlugin(req: ExecRequest): Promise<Result | undefined> {
+  const type = String(req.conf.type ?? "");
+  const binary = findPlugin(type, req.env.path);
+  const timeoutMs = req.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const env: Record<string, string> = {
+    CNI_COMMAND: req.command,
+    CNI_CONTAINERID: req.env.containerId,
+    CNI_NETNS: req.env.netns,
+    CNI_IFNAME: req.ifname ?? req.env.ifname,
+    CNI_ARGS: [...req.env.args].map(([k, v]) => `${k}=${v}`).join(";"),
+    CNI_PATH: req.env.path.join(":"),
+  };
+  const started = performance.now();
+  const child = new Deno.Command(binary, { env, stdin: "piped", stdout: "piped", stderr: "piped" }).spawn();
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // it exited just now
+    }
+  }, timeoutMs);
+  let output: Deno.CommandOutput;
+  try {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(JSON.stringify(req.conf))).catch(() => {});
+    await writer.close().catch(() => {});
+    output = await child.output();
+  } finally {
+    clearTimeout(timer);
+  }
+  const elapsed = Math.round(performance.now() - started);
+  const stdout = new TextDecoder().decode(output.stdout).trim();
+  const stderr = new TextDecoder().decode(output.stderr).trim();
+  log.debug(`delegate ${type} ${req.command}`, { code: output.code, ms: elapsed });
+  if (output.signal === "SIGKILL" && elapsed >= timeoutMs) {
+    throw new CniError(ErrorCode.DelegateFailed, `plugin ${type} ${req.command} timed out after ${timeoutMs} ms`);
+  }
+  if (!output.success) throw delegateError(type, req.command, stdout, stderr, output.code);
+  if (req.command !== "ADD") return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(stdout);
+  } catch {
+    throw new CniError(ErrorCode.DelegateFailed, `plugin ${type} ADD printed no JSON result`, tail(stdout || stderr));
+  }
+  return parseResult(parsed, `result of plugin ${type}`);
+}
+
+function delegateError(type: string, command: string, stdout: string, stderr: string, code: number): CniError {
+  try {
+    const e = JSON.parse(stdout) as { code?: unknown; msg?: unknown; details?: unknown };
+    if (typeof e.code === "number") {
+      return new CniError(e.code, `plugin ${type} ${command} failed: ${String(e.msg ?? "")}`, typeof e.details === "string" ? e.details : "");
+    }
+  } catch {
+    // not a CNI error object; report what it printed
+  }
+  return new CniError(ErrorCode.DelegateFailed, `plugin ${type} ${command} exited with status ${code}`, tail(stderr || stdout));
+}
+
+function tail(text: string): string {
+  return text.length > 500 ? "…" + text.slice(-500) : text;
+}

@@ -1,0 +1,13 @@
+import { refusingPlugin, type Role, runRole } from "../role.ts";
+
+/** `ratchet-child`: ratchet's helper process, which finishes a link when the peer pod arrives later. */
+export const role: Role = {
+  name: "ratchet-child",
+  summary: "ratchet's background helper; ratchet starts it, people and runtimes do not",
+  plugin: () => Promise.resolve(refusingPlugin("ratchet-child is started by the ratchet plugin; configure type \"ratchet\" instead")),
+  commands: {},
+};
+
+export function main(args: string[]): Promise<never> {
+  return runRole(role, args);
+}

@@ -1,0 +1,80 @@
+import type { Plugin } from "./cni/skel.ts";
+import { SUPPORTED_VERSIONS } from "./cni/version.ts";
+
+/** The program's release, shown by --version. Kept equal to deno.json's "version" by a test. */
+export const PROGRAM_VERSION = "0.1.0";
+
+/** A subcommand for people (`anchor ls`, `ratchet lint`); it imports what it needs when it runs. */
+export interface Command {
+  usage: string;
+  summary: string;
+  run(args: string[]): Promise<number>;
+}
+
+/** One of the program's names: the CNI plugin behind it, loaded lazily, and its subcommands. */
+export interface Role {
+  name: string;
+  summary: string;
+  plugin: () => Promise<Plugin<any>>;
+  commands: Record<string, Command>;
+}
+
+/**
+ * Runs a role: with no arguments and CNI_COMMAND set it is a CNI plugin (what a runtime does);
+ * with arguments it is a command line tool; with neither it explains itself instead of
+ * waiting on stdin.
+ */
+export async function runRole(role: Role, args: string[]): Promise<never> {
+  const [first, ...rest] = args;
+  if (first === undefined && Deno.env.get("CNI_COMMAND")) {
+    const { pluginMain } = await import("./cni/skel.ts");
+    return pluginMain(await role.plugin(), role.name);
+  }
+  if (first === "--version" || first === "-V") {
+    console.log(`${role.name} ${PROGRAM_VERSION} (CNI ${SUPPORTED_VERSIONS.join(", ")})`);
+    Deno.exit(0);
+  }
+  if (first === undefined || first === "--help" || first === "-h" || first === "help") {
+    console.log(helpText(role));
+    Deno.exit(first === undefined ? 2 : 0);
+  }
+  const command = role.commands[first];
+  if (!command) {
+    console.error(`${role.name}: unknown command ${JSON.stringify(first)}; see ${role.name} --help`);
+    Deno.exit(2);
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    console.log(`usage: ${role.name} ${command.usage}\n\n${command.summary}`);
+    Deno.exit(0);
+  }
+  try {
+    Deno.exit(await command.run(rest));
+  } catch (e) {
+    // People get the message, not a stack trace; DEBUG=1 shows the trace for developers.
+    console.error(`${role.name} ${first}: ${Deno.env.get("DEBUG") ? (e as Error).stack : (e as Error).message ?? e}`);
+    Deno.exit(1);
+  }
+}
+
+function helpText(role: Role): string {
+  const width = Math.max(0, ...Object.values(role.commands).map((c) => c.usage.length));
+  const lines = [
+    `${role.name} ${PROGRAM_VERSION}: ${role.summary}`,
+    "",
+    "As a CNI plugin, a container runtime runs it with CNI_COMMAND set and the network config on stdin.",
+    "",
+    "Commands:",
+    ...Object.values(role.commands).map((c) => `  ${role.name} ${c.usage.padEnd(width)}  ${c.summary}`),
+    `  ${role.name} --version`.padEnd(width + role.name.length + 3) + "  print the version",
+  ];
+  return lines.join("\n");
+}
+
+/** A plugin that answers VERSION (the dispatcher does that) and refuses every other verb with `why`. */
+export function refusingPlugin(why: string): Plugin<unknown> {
+  const refuse = async (): Promise<never> => {
+    const { CniError, ErrorCode } = await import("./cni/errors.ts");
+    throw new CniError(ErrorCode.InvalidNetworkConfig, why);
+  };
+  return { loadConf: () => undefined, add: refuse, del: refuse, check: refuse };
+}
