@@ -1,0 +1,45 @@
+/**
+ * `deno task compile`: the single binary, dist/ratchet, plus the role symlinks beside it.
+ *
+ * `deno compile` needs its runtime image (denort); where it cannot be downloaded, this says so
+ * in one line instead of a backtrace. DENORT_BIN, which deno compile honours, points at a local one.
+ */
+import { ROLE_NAMES } from "./launchers.ts";
+
+const repo = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+
+/** Compiles main.ts into `outDir`/ratchet; returns the binary's path, or throws with one line. */
+export async function compile(outDir = `${repo}/dist`): Promise<string> {
+  Deno.mkdirSync(outDir, { recursive: true });
+  const binary = `${outDir}/ratchet`;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["compile", "-A", "--quiet", "--no-check", "--config", `${repo}/deno.json`, "--output", binary, `${repo}/main.ts`],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    const err = new TextDecoder().decode(out.stderr);
+    if (/denort|base binary/i.test(err) && /request|dns|connect|download/i.test(err)) {
+      throw new Error("deno compile cannot download its runtime (denort) on this machine; set DENORT_BIN to a local denort, or use `deno task bin DIR` launchers");
+    }
+    throw new Error(`deno compile failed: ${err.trim().split("\n").slice(0, 3).join(" ")}`);
+  }
+  for (const name of ROLE_NAMES.slice(1)) {
+    try {
+      Deno.removeSync(`${outDir}/${name}`);
+    } catch {
+      // first build
+    }
+    Deno.symlinkSync("ratchet", `${outDir}/${name}`);
+  }
+  return binary;
+}
+
+if (import.meta.main) {
+  try {
+    console.log(`compiled ${await compile(Deno.args[0])} with symlinks ${ROLE_NAMES.slice(1).join(", ")}`);
+  } catch (e) {
+    console.error(`compile: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}

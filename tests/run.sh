@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Runs every test, as root, on a Debian machine. Installs what the tests need when it is missing:
+# deno (from npm, into .tools/), and Debian's etcd-server, containernetworking-plugins, iproute2,
+# openssl and chromium. Extra arguments go to `deno test` (e.g. a single file).
+# The last line is "N passed, N failed", which CI reads.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v etcd >/dev/null || missing+=(etcd-server)
+[ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
+command -v ip >/dev/null || missing+=(iproute2)
+command -v openssl >/dev/null || missing+=(openssl)
+command -v chromium >/dev/null || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]}" >&2
+  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null \
+    || { echo "could not install ${missing[*]}" >&2; echo "0 passed, 1 failed"; exit 1; }
+fi
+
+deno=$(command -v deno || true)
+if [ -z "$deno" ]; then
+  deno=$PWD/.tools/node_modules/.bin/deno
+  if [ ! -x "$deno" ]; then
+    echo "installing deno from npm into .tools/" >&2
+    npm install --silent --prefix .tools deno@2 >/dev/null || { echo "could not install deno" >&2; echo "0 passed, 1 failed"; exit 1; }
+  fi
+fi
+
+mkdir -p tests/artifacts
+junit=tests/artifacts/junit.xml
+rm -f "$junit"
+netns_before=$(ip netns list | awk '{print $1}' | sort)
+"$deno" test -A --junit-path="$junit" "$@"
+status=$?
+
+# deno's own summary is not a line CI reads; count from the JUnit report instead.
+tests=0 failures=0
+if [ -f "$junit" ]; then
+  root=$(grep -m1 -o '<testsuites [^>]*>' "$junit")
+  tests=$(sed -n 's/.* tests="\([0-9]*\)".*/\1/p' <<<"$root")
+  failures=$(( $(sed -n 's/.* failures="\([0-9]*\)".*/\1/p' <<<"$root") + $(sed -n 's/.* errors="\([0-9]*\)".*/\1/p' <<<"$root") ))
+elif [ $status -ne 0 ]; then
+  failures=1 # deno test failed before running anything (a type error, say)
+fi
+
+# A test that leaves a namespace behind has a cleanup bug; count it as a failure.
+leaked=$(comm -13 <(echo "$netns_before") <(ip netns list | awk '{print $1}' | sort) | tr '\n' ' ')
+if [ -n "${leaked// /}" ]; then
+  echo "network namespaces left behind by the tests: $leaked" >&2
+  failures=$((failures + 1))
+  tests=$((tests + 1))
+  [ $status -eq 0 ] && status=1
+fi
+
+echo "$((tests - failures)) passed, $failures failed"
+exit $status
