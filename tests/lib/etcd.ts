@@ -1,0 +1,146 @@
+/**
+ * A throwaway etcd for tests: Debian's /usr/bin/etcd on free 127.0.0.1 ports with a temp data dir.
+ * Nothing listens beyond loopback, and stop() removes every trace.
+ */
+
+/** A running test etcd. */
+export interface TestEtcd {
+  /** The client URL, e.g. http://127.0.0.1:41234. */
+  endpoint: string;
+  /** The etcd log file, for reading when a test fails. */
+  logFile: string;
+  /** Terminates etcd and removes its data directory. */
+  stop(): Promise<void>;
+  /** SIGKILLs etcd at once, keeping its data, to test failures; restart() brings it back. */
+  kill(): void;
+  /** Starts etcd again on the same ports and data after kill(), and waits until it is healthy. */
+  restart(): Promise<void>;
+}
+
+const ETCD = "/usr/bin/etcd";
+const HEALTHY_WITHIN_MS = 15_000;
+
+/** A port the kernel just handed out on 127.0.0.1 and nothing holds now. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/**
+ * Starts etcd and resolves once it answers /health.
+ *
+ * @example
+ * ```ts
+ * const etcd = await startEtcd();
+ * try {
+ *   const store = await openStore({ kind: "etcd", endpoints: [etcd.endpoint], timeoutMs: 2000 });
+ * } finally {
+ *   await etcd.stop();
+ * }
+ * ```
+ */
+export async function startEtcd(): Promise<TestEtcd> {
+  const dir = await Deno.makeTempDir({ prefix: "rt-etcd-" });
+  const endpoint = `http://127.0.0.1:${freePort()}`;
+  const peer = `http://127.0.0.1:${freePort()}`;
+  const logFile = `${dir}/etcd.log`;
+  const args = [
+    "--name",
+    "rt",
+    "--data-dir",
+    `${dir}/data`,
+    "--listen-client-urls",
+    endpoint,
+    "--advertise-client-urls",
+    endpoint,
+    "--listen-peer-urls",
+    peer,
+    "--initial-advertise-peer-urls",
+    peer,
+    "--initial-cluster",
+    `rt=${peer}`,
+    "--initial-cluster-state",
+    "new",
+    "--initial-cluster-token",
+    dir,
+    "--logger",
+    "zap",
+    "--log-outputs",
+    logFile,
+  ];
+  let child: Deno.ChildProcess | undefined;
+  const launch = async () => {
+    child = new Deno.Command(ETCD, { args, stdin: "null", stdout: "null", stderr: "null" }).spawn();
+    try {
+      await waitHealthy(endpoint, child);
+    } catch (e) {
+      await halt("SIGKILL");
+      throw new Error(`${(e as Error).message}; log ${logFile}:\n${await tail(logFile)}`);
+    }
+  };
+  const halt = async (signal: Deno.Signal) => {
+    const running = child;
+    child = undefined;
+    if (!running) return;
+    try {
+      running.kill(signal);
+    } catch {
+      // Already exited: nothing to stop.
+    }
+    await running.status;
+  };
+  try {
+    await launch();
+  } catch (e) {
+    await Deno.remove(dir, { recursive: true });
+    throw e;
+  }
+  return {
+    endpoint,
+    logFile,
+    async stop() {
+      await halt("SIGTERM");
+      await Deno.remove(dir, { recursive: true });
+    },
+    kill() {
+      const running = child;
+      child = undefined;
+      running?.kill("SIGKILL");
+      // Reap it in the background so no zombie and no pending op is left behind.
+      void running?.status;
+    },
+    async restart() {
+      await halt("SIGKILL");
+      await launch();
+    },
+  };
+}
+
+async function waitHealthy(endpoint: string, child: Deno.ChildProcess): Promise<void> {
+  let exited = false;
+  void child.status.then(() => (exited = true));
+  const deadline = Date.now() + HEALTHY_WITHIN_MS;
+  let last = "";
+  while (Date.now() < deadline) {
+    if (exited) throw new Error(`etcd exited before becoming healthy`);
+    try {
+      const res = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1000) });
+      last = await res.text();
+      if (res.ok && JSON.parse(last).health === "true") return;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`etcd at ${endpoint} not healthy within ${HEALTHY_WITHIN_MS} ms (last: ${last})`);
+}
+
+async function tail(path: string): Promise<string> {
+  try {
+    return (await Deno.readTextFile(path)).split("\n").slice(-20).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
