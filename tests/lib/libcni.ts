@@ -1,0 +1,81 @@
+/**
+ * A small stand-in for libcni, the client containerd, CRI-O and podman use: it runs a conflist
+ * the way they do — a VERSION probe of each plugin first, ADD down the chain with prevResult,
+ * DEL up the chain with the cached result, CHECK, GC with the valid attachments — through real
+ * processes (tests/lib/plugin.ts), so our plugins meet exactly the calls a runtime makes.
+ */
+import { runPlugin } from "./plugin.ts";
+
+export interface Conflist {
+  cniVersion: string;
+  name: string;
+  plugins: Record<string, unknown>[];
+}
+
+export interface RuntimeConf {
+  containerId: string;
+  netns: string;
+  ifname: string;
+  /** CNI_ARGS as a runtime sends it, e.g. "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=web-0". */
+  cniArgs?: string;
+  /** The simulated node the runtime runs in. */
+  node?: string;
+}
+
+/** A plugin's CNI error, as libcni surfaces it. */
+export class PluginError extends Error {
+  constructor(readonly plugin: string, readonly code: number, msg: string) {
+    super(`${plugin}: code ${code}: ${msg}`);
+  }
+}
+
+function pluginConf(list: Conflist, plugin: Record<string, unknown>, prevResult?: unknown): Record<string, unknown> {
+  return { ...plugin, cniVersion: list.cniVersion, name: list.name, ...(prevResult ? { prevResult } : {}) };
+}
+
+async function call(plugin: Record<string, unknown>, command: string, conf: unknown, rt: Partial<RuntimeConf>): Promise<any> {
+  const type = String(plugin.type);
+  const r = await runPlugin(type.startsWith("/") ? type : pathOf(type), { command, conf, ...rt });
+  if (r.code !== 0) throw new PluginError(type, r.json?.code ?? -1, r.json?.msg ?? (r.stdout + r.stderr));
+  return r.json;
+}
+
+/** Our plugins run through the launchers; Debian's from /usr/lib/cni, as CNI_PATH would find them. */
+function pathOf(type: string): string {
+  return ["ratchet", "anchor", "octopus", "ratchet-child"].includes(type) ? type : `/usr/lib/cni/${type}`;
+}
+
+/** libcni's version probe: stdin `{"cniVersion":…}` only, dummy netns and ifname. */
+export async function probeVersions(list: Conflist, node?: string): Promise<void> {
+  for (const plugin of list.plugins) {
+    const info = await call(plugin, "VERSION", { cniVersion: list.cniVersion }, { node, netns: "dummy", ifname: "dummy" });
+    if (!info.supportedVersions?.includes(list.cniVersion)) {
+      throw new PluginError(String(plugin.type), 1, `does not support ${list.cniVersion}`);
+    }
+  }
+}
+
+/** ADD down the chain; each plugin gets the previous one's result. */
+export async function addNetworkList(list: Conflist, rt: RuntimeConf): Promise<any> {
+  await probeVersions(list, rt.node);
+  let result: unknown;
+  for (const plugin of list.plugins) result = await call(plugin, "ADD", pluginConf(list, plugin, result), rt);
+  return result;
+}
+
+/** DEL up the chain, with the cached result as prevResult, as libcni does. */
+export async function delNetworkList(list: Conflist, rt: RuntimeConf, cached?: unknown): Promise<void> {
+  for (const plugin of [...list.plugins].reverse()) await call(plugin, "DEL", pluginConf(list, plugin, cached), rt);
+}
+
+/** CHECK down the chain with the cached result. */
+export async function checkNetworkList(list: Conflist, rt: RuntimeConf, cached: unknown): Promise<void> {
+  for (const plugin of list.plugins) await call(plugin, "CHECK", pluginConf(list, plugin, cached), rt);
+}
+
+/** GC (1.1.0): each plugin gets the attachments that are still alive. */
+export async function gcNetworkList(list: Conflist, valid: { containerID: string; ifname: string }[], node?: string): Promise<void> {
+  for (const plugin of list.plugins) {
+    await call(plugin, "GC", { ...pluginConf(list, plugin), "cni.dev/valid-attachments": valid }, { node });
+  }
+}
