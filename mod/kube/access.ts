@@ -20,11 +20,15 @@ export async function resolveAccess(s: KubeSettings): Promise<KubeAccess> {
     // An explicit CA means "verify with this", whatever the kubeconfig said about skipping (as client-go).
     a.insecure = false;
   }
-  if (o.clientCertificate) a.certPem = await readSettingFile(o.clientCertificate, "policy.k8s_client_certificate");
+  if (o.clientCertificate) {
+    a.certPem = await readSettingFile(o.clientCertificate, "policy.k8s_client_certificate");
+  }
   if (o.clientKey) a.keyPem = await readSettingFile(o.clientKey, "policy.k8s_client_key");
 
   const source = s.kubeconfig ? `kubeconfig ${s.kubeconfig}` : "policy";
-  if (!a.server) throw new KubeConfigError(source, "names no API server (cluster.server or policy.k8s_api_root)");
+  if (!a.server) {
+    throw new KubeConfigError(source, "names no API server (cluster.server or policy.k8s_api_root)");
+  }
   if (!a.certPem !== !a.keyPem) {
     throw new KubeConfigError(source, "a client certificate needs its key, and a key its certificate");
   }

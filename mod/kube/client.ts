@@ -32,7 +32,10 @@ export class KubeClient implements Disposable {
 
   /** The apps/v1 ReplicaSet, or undefined when the API server says 404. */
   getReplicaSet(namespace: string, name: string): Promise<ReplicaSet | undefined> {
-    return this.getObject(`/apis/apps/v1/namespaces/${seg(namespace)}/replicasets/${seg(name)}`, parseReplicaSet);
+    return this.getObject(
+      `/apis/apps/v1/namespaces/${seg(namespace)}/replicasets/${seg(name)}`,
+      parseReplicaSet,
+    );
   }
 
   /**
@@ -73,7 +76,13 @@ export class KubeClient implements Disposable {
     if (status < 200 || status > 299) {
       const s = (json ?? {}) as { reason?: unknown; message?: unknown };
       const detail = typeof s.message === "string" ? s.message : body.slice(0, 200) || "(empty body)";
-      throw new KubeRequestError(url, "Status", detail, status, typeof s.reason === "string" ? s.reason : undefined);
+      throw new KubeRequestError(
+        url,
+        "Status",
+        detail,
+        status,
+        typeof s.reason === "string" ? s.reason : undefined,
+      );
     }
     const parsed = json === undefined ? "the body is not JSON" : parse(json);
     if (typeof parsed === "string") throw new KubeRequestError(url, "BadResponse", parsed, status);

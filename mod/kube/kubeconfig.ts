@@ -1,5 +1,6 @@
 import { KubeConfigError } from "./errors.ts";
 import { readSettingFile } from "./files.ts";
+import { isRecord } from "./record.ts";
 import { checkServerUrl } from "./settings.ts";
 import type { KubeAccess } from "./types.ts";
 
@@ -22,13 +23,22 @@ export async function loadKubeconfig(path: string): Promise<Partial<KubeAccess>>
   } catch (e) {
     throw new KubeConfigError(where, `not valid YAML: ${e instanceof Error ? e.message : e}`);
   }
-  if (!isObj(doc)) throw new KubeConfigError(where, "is not a YAML mapping");
+  if (!isRecord(doc)) throw new KubeConfigError(where, "is not a YAML mapping");
 
   const contexts = entries(doc, "contexts", where);
   const current = field(doc, "current-context", where);
   // client-go demands current-context; a file with a single context has only one sensible reading.
-  const ctx = current ? named(contexts, current, "contexts", where) : contexts.length === 1 ? contexts[0] : undefined;
-  if (!ctx) throw new KubeConfigError(`${where}: current-context`, "is not set and the file has not exactly one context");
+  const ctx = current
+    ? named(contexts, current, "contexts", where)
+    : contexts.length === 1
+    ? contexts[0]
+    : undefined;
+  if (!ctx) {
+    throw new KubeConfigError(
+      `${where}: current-context`,
+      "is not set and the file has not exactly one context",
+    );
+  }
   const ctxName = String(ctx.name);
   const context = sub(ctx, "context", `${where}: contexts[${ctxName}]`);
   const clusterName = field(context, "cluster", `${where}: contexts[${ctxName}].context`);
@@ -52,7 +62,9 @@ export async function loadKubeconfig(path: string): Promise<Partial<KubeAccess>>
   out.keyPem = await pem(user, "client-key", userAt, file);
   out.token = field(user, "token", userAt);
   const tokenFile = field(user, "tokenFile", userAt);
-  if (!out.token && tokenFile) out.token = (await readSettingFile(file(tokenFile), `${userAt}.tokenFile`)).trim();
+  if (!out.token && tokenFile) {
+    out.token = (await readSettingFile(file(tokenFile), `${userAt}.tokenFile`)).trim();
+  }
   const username = field(user, "username", userAt), password = field(user, "password", userAt);
   if (username) out.basicAuth = btoa(`${username}:${password ?? ""}`);
   if (!out.token && !out.certPem && !out.basicAuth && ("exec" in user || "auth-provider" in user)) {
@@ -65,7 +77,12 @@ export async function loadKubeconfig(path: string): Promise<Partial<KubeAccess>>
   return out;
 }
 
-async function pem(o: Obj, key: string, at: string, file: (p: string) => string): Promise<string | undefined> {
+async function pem(
+  o: Obj,
+  key: string,
+  at: string,
+  file: (p: string) => string,
+): Promise<string | undefined> {
   const data = field(o, `${key}-data`, at);
   if (data) {
     try {
@@ -87,7 +104,9 @@ function field(o: Obj, key: string, at: string): string | undefined {
 
 function entries(doc: Obj, key: string, at: string): Obj[] {
   const v = doc[key] ?? [];
-  if (!Array.isArray(v) || !v.every(isObj)) throw new KubeConfigError(`${at}: ${key}`, "must be a list of mappings");
+  if (!Array.isArray(v) || !v.every(isRecord)) {
+    throw new KubeConfigError(`${at}: ${key}`, "must be a list of mappings");
+  }
   return v;
 }
 
@@ -99,10 +118,6 @@ function named(list: Obj[], name: string, key: string, at: string): Obj {
 
 function sub(o: Obj, key: string, at: string): Obj {
   const v = o[key] ?? {};
-  if (!isObj(v)) throw new KubeConfigError(`${at}.${key}`, "must be a mapping");
+  if (!isRecord(v)) throw new KubeConfigError(`${at}.${key}`, "must be a mapping");
   return v;
-}
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }

@@ -18,15 +18,15 @@
  * @module
  */
 export { KubeClient, openKube } from "./client.ts";
-export { type KubeFailure, KubeConfigError, KubeRequestError } from "./errors.ts";
+export { KubeConfigError, type KubeFailure, KubeRequestError } from "./errors.ts";
 export { podMetadata } from "./pod.ts";
 export {
   DEFAULT_TIMEOUT_MS,
   type KubeOverrides,
   type KubernetesConf,
   type KubeSettings,
-  type KubeSettingsOptions,
   kubeSettingsFromConfig,
+  type KubeSettingsOptions,
   type PolicyConf,
   SERVICE_ACCOUNT_DIR,
 } from "./settings.ts";

@@ -1,3 +1,4 @@
+import { isRecord } from "./record.ts";
 import type { OwnerReference, Pod, ReplicaSet } from "./types.ts";
 
 /**
@@ -20,7 +21,9 @@ export function parsePod(body: unknown): Pod | string {
   if (typeof meta === "string") return meta;
   const pod: Pod = meta;
   const spec = (body as { spec?: unknown }).spec;
-  if (isRecord(spec) && typeof spec.nodeName === "string" && spec.nodeName !== "") pod.nodeName = spec.nodeName;
+  if (isRecord(spec) && typeof spec.nodeName === "string" && spec.nodeName !== "") {
+    pod.nodeName = spec.nodeName;
+  }
   return pod;
 }
 
@@ -66,8 +69,4 @@ function stringMap(v: unknown): Record<string, string> {
   if (!isRecord(v)) return out;
   for (const [k, s] of Object.entries(v)) if (typeof s === "string") out[k] = s;
   return out;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }

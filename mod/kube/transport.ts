@@ -28,7 +28,10 @@ function fetchTransport(a: KubeAccess, timeoutMs: number): Transport {
         ...(a.certPem && a.keyPem ? { cert: a.certPem, key: a.keyPem } : {}),
       });
     } catch (e) {
-      throw new KubeConfigError("certificate-authority / client certificate", `unusable PEM: ${messageOf(e)}`);
+      throw new KubeConfigError(
+        "certificate-authority / client certificate",
+        `unusable PEM: ${messageOf(e)}`,
+      );
     }
   }
   return {
