@@ -51,14 +51,16 @@ async function requestError(p: Promise<unknown>): Promise<KubeRequestError> {
 
 Deno.test("kubeconfig: reads a pod's labels, annotations, node and owner", async () => {
   await withApi(async (api) => {
+    const labels = { app: "web", "cni.anchor.org/subnet": "10.0.9.0/24" };
+    const annotations = {
+      "cni.anchor.org/subnet": "10.0.1.0/24",
+      "cni.anchor.org/routes": "10.0.5.0/24,10.0.1.1",
+    };
     const served = api.setPod({
       namespace: "lab",
       name: "web-0",
-      labels: { app: "web", "cni.anchor.org/subnet": "10.0.9.0/24" },
-      annotations: {
-        "cni.anchor.org/subnet": "10.0.1.0/24",
-        "cni.anchor.org/routes": "10.0.5.0/24,10.0.1.1",
-      },
+      labels,
+      annotations,
       nodeName: "node01",
       owner: { kind: "StatefulSet", name: "web" },
     });
@@ -73,11 +75,8 @@ Deno.test("kubeconfig: reads a pod's labels, annotations, node and owner", async
       name: "web-0",
       namespace: "lab",
       uid: meta.uid,
-      labels: { app: "web", "cni.anchor.org/subnet": "10.0.9.0/24" },
-      annotations: {
-        "cni.anchor.org/subnet": "10.0.1.0/24",
-        "cni.anchor.org/routes": "10.0.5.0/24,10.0.1.1",
-      },
+      labels,
+      annotations,
       nodeName: "node01",
       ownerReferences: [{
         apiVersion: "apps/v1",

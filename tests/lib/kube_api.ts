@@ -224,8 +224,12 @@ export function closedPortUrl(): string {
   return `https://127.0.0.1:${port}`;
 }
 
-/** Generates the PKI with openssl into `dir`. EC keys keep it fast. */
-export async function makeTestPki(dir: string): Promise<TestPki> {
+/**
+ * Generates the PKI with openssl into `dir`. EC keys keep it fast.
+ *
+ * @param serverAltName the server certificate's subjectAltName, e.g. `IP:127.0.0.1,DNS:localhost`
+ */
+export async function makeTestPki(dir: string, serverAltName = "IP:127.0.0.1"): Promise<TestPki> {
   const f = (n: string) => `${dir}/${n}`;
   const pki: TestPki = {
     dir,
@@ -280,7 +284,7 @@ export async function makeTestPki(dir: string): Promise<TestPki> {
   await signed(
     "server",
     "/CN=kube-apiserver",
-    "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    `subjectAltName=${serverAltName}\nextendedKeyUsage=serverAuth\n`,
     "ca",
   );
   await signed("client", "/O=system:nodes/CN=system:node:node01", "extendedKeyUsage=clientAuth\n", "ca");
