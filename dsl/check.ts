@@ -268,7 +268,7 @@ function checkPoolItem(r: Reporter, item: string, range: IpRange, pos: Pos, subn
   }
 }
 
-const RESERVED_IFNAMES: Record<string, "error" | "warning"> = { lo: "error", eth0: "warning" };
+const RESERVED_IFNAMES = new Map<string, "error" | "warning">([["lo", "error"], ["eth0", "warning"]]);
 
 function checkLinkEnd(
   r: Reporter,
@@ -279,7 +279,7 @@ function checkLinkEnd(
   podNets: Map<string, { net: Cidr; pos: Pos; ifname: string }[]>,
 ): Cidr | undefined {
   if (!pods.has(e.pod)) r.error(e.pos, "unknown-pod", `unknown pod "${e.pod}"`);
-  const reserved = RESERVED_IFNAMES[e.ifname];
+  const reserved = RESERVED_IFNAMES.get(e.ifname);
   if (reserved === "error") {
     r.error(e.ifnamePos, "reserved-ifname", `"${e.ifname}" already exists in every network namespace`);
   }
