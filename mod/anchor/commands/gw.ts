@@ -1,0 +1,37 @@
+/** `anchor gw set SUBNET GATEWAY` and `anchor gw ls`. */
+import { formatCidr, formatIp } from "../../ip/mod.ts";
+import { checkGateway, checkSubnet, GATEWAY_PREFIX, gatewayKey } from "../../ipam/mod.ts";
+import { parseCommand, print, runCommand, UsageError, withFlagStore } from "../cli.ts";
+
+const USAGE = "gw set SUBNET GATEWAY | gw ls [--json] [STORE FLAGS]";
+
+/** Dispatches `gw set` and `gw ls`. */
+export function gw(args: string[]): Promise<number> {
+  return runCommand(async () => {
+    const [verb, ...rest] = args;
+    if (verb === "set") return await set(rest);
+    if (verb === "ls") return await list(rest);
+    throw new UsageError(
+      USAGE,
+      verb === undefined ? "missing set or ls" : `unknown gw command ${JSON.stringify(verb)}`,
+    );
+  });
+}
+
+/** Stores a gateway under the subnet's canonical key, after the checks ADD makes. */
+async function set(args: string[]): Promise<number> {
+  const { values, positionals: [subnetText, gatewayText] } = parseCommand(args, USAGE, 2);
+  const subnet = checkSubnet(subnetText, "subnet");
+  const gateway = formatIp(checkGateway(gatewayText, subnet, "gateway"));
+  await withFlagStore(values, (store) => store.put(gatewayKey(formatCidr(subnet)), gateway));
+  console.log(`gateway of ${formatCidr(subnet)}: ${gateway}`);
+  return 0;
+}
+
+async function list(args: string[]): Promise<number> {
+  const { values } = parseCommand(args, USAGE, 0, { json: { type: "boolean" } });
+  const kvs = await withFlagStore(values, (store) => store.list(GATEWAY_PREFIX));
+  const gateways = kvs.map((kv) => ({ subnet: kv.key.slice(GATEWAY_PREFIX.length), gateway: kv.value }));
+  print(values.json === true, gateways, ["SUBNET", "GATEWAY"], gateways.map((g) => [g.subnet, g.gateway]));
+  return 0;
+}

@@ -1,0 +1,43 @@
+/**
+ * The CNI codes anchor answers with. The engine and the libraries throw their own error classes; this is
+ * the one place that decides which code each gets:
+ *
+ * | code | when |
+ * |---|---|
+ * | 7   | bad config field, bad annotation (subnet missing or malformed, gateway outside its subnet, bad route), malformed pool item, kubeconfig problem |
+ * | 11  | the store or the Kubernetes API is unreachable, or ADD lost the address race too many times |
+ * | 102 | the namespace's pool has no free address in the subnet |
+ * | 103 | no pool for the namespace, no gateway for the subnet, the pod does not exist |
+ * | 105 | CHECK: no allocation, or prevResult's address differs from the store's |
+ */
+import { CniError, ErrorCode, toCniError } from "../cni/mod.ts";
+import { IpamError } from "../ipam/mod.ts";
+
+const BY_REASON = {
+  Exhausted: ErrorCode.PoolExhausted,
+  NotFound: ErrorCode.NotFound,
+  Invalid: ErrorCode.InvalidNetworkConfig,
+} as const;
+
+/** Maps anything a verb throws to the CNI error it stands for. */
+export function anchorCniError(e: unknown): CniError {
+  if (e instanceof IpamError) return new CniError(BY_REASON[e.reason], e.message);
+  // By name, so that mod/kube and mod/store are not loaded just to be recognised.
+  const name = (e as Error)?.name;
+  if (name === "KubeConfigError" || name === "StoreSettingsError") {
+    return new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      `invalid network configuration: ${(e as Error).message}`,
+    );
+  }
+  return toCniError(e);
+}
+
+/** Runs a verb with its errors mapped. */
+export async function mapped<T>(verb: () => Promise<T>): Promise<T> {
+  try {
+    return await verb();
+  } catch (e) {
+    throw anchorCniError(e);
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * The anchor IPAM plugin: load the config, then per verb one call into mod/ipam over the store.
+ *
+ * Octopus (or any main plugin in this program) can run it in process instead of exec'ing it:
+ *
+ * @example
+ * ```ts
+ * const { anchorIpam } = await import("../anchor/plugin.ts");
+ * const ipam = await anchorIpam(netConf, env);   // netConf.ipam is anchor's section
+ * const result = await ipam.add();               // ips, routes, dns; no interfaces
+ * // on a later failure, or for DEL:
+ * await ipam.del();
+ * ```
+ */
+import {
+  type CniEnv,
+  CniError,
+  configError,
+  ErrorCode,
+  type Invocation,
+  log,
+  type NetConf,
+  type Plugin,
+  type Result,
+} from "../cni/mod.ts";
+import { formatCidr, formatRange, ipEquals, tryParseIp } from "../ip/mod.ts";
+import { describeSettings } from "../store/mod.ts";
+import { allocate, type Attachment, collectGarbage, findRecord, readState, release } from "../ipam/mod.ts";
+import { podNetwork } from "./annotations.ts";
+import { type AnchorConf, loadAnchorConf } from "./config.ts";
+import { anchorCniError, mapped } from "./errors.ts";
+import { podInfo } from "./pod.ts";
+import { ipamResult } from "./result.ts";
+import { withStore } from "./with_store.ts";
+
+/**
+ * ADD allocates the first free address of the pod namespace's pool in the pod's subnet (atomically, and
+ * the same one again for a repeated ADD); DEL releases it; CHECK compares the store with prevResult;
+ * GC releases this node's allocations of this network that are not valid attachments.
+ */
+export const anchorPlugin: Plugin<AnchorConf> = {
+  loadConf: (netConf, env) => mapped(() => Promise.resolve(loadAnchorConf(netConf, env))),
+  add: (inv) => mapped(() => add(inv)),
+  del: (inv) => mapped(() => del(inv)),
+  check: (inv) => mapped(() => check(inv)),
+  gc: (inv) => mapped(() => gc(inv)),
+  status: (inv) => mapped(() => status(inv)),
+};
+
+async function add({ conf, netConf, env }: Invocation<AnchorConf>): Promise<Result> {
+  const pod = await podInfo(conf, env);
+  const net = podNetwork(pod);
+  return await withStore(conf.store, async (store) => {
+    const a = await allocate(store, {
+      containerId: env.containerId,
+      ifname: env.ifname,
+      namespace: pod.namespace,
+      podName: pod.name,
+      controller: pod.controller,
+      subnet: net.subnet,
+      gateway: net.gateway,
+      node: conf.node,
+      network: conf.network,
+    });
+    if (a.skipped.length) {
+      log.warn(
+        `pool of namespace ${pod.namespace} has addresses outside subnet ${
+          formatCidr(a.subnet)
+        }; they were skipped`,
+        {
+          skipped: a.skipped.map(formatRange),
+        },
+      );
+    }
+    log.info(a.reused ? "address already held" : "address allocated", {
+      ip: a.record.ip,
+      namespace: pod.namespace,
+      pod: pod.name,
+    });
+    return ipamResult(netConf.cniVersion, a, net, conf);
+  });
+}
+
+/** Needs only the store: the pod, its annotations and the Kubernetes API may all be gone by now. */
+async function del({ conf, env }: Invocation<AnchorConf>): Promise<void> {
+  const released = await withStore(conf.store, (store) => release(store, env.containerId, env.ifname));
+  log.info(released.length ? "address released" : "nothing to release", { ips: released.map((r) => r.ip) });
+}
+
+async function check({ conf, netConf, env }: Invocation<AnchorConf>): Promise<void> {
+  const prev = netConf.prevResult;
+  if (!prev) throw configError("prevResult", "is required for CHECK");
+  const state = await withStore(conf.store, readState);
+  const held = findRecord(state, env.containerId, env.ifname);
+  if (!held) {
+    throw new CniError(
+      ErrorCode.CheckFailed,
+      `no allocation for container ${env.containerId} interface ${env.ifname} in ${
+        describeSettings(conf.store)
+      }`,
+    );
+  }
+  const addresses = (prev.ips ?? []).map((ip) => ip.address.split("/")[0]);
+  if (!addresses.some((a) => sameAddress(a, held.record.ip))) {
+    throw new CniError(
+      ErrorCode.CheckFailed,
+      `the store holds ${held.record.ip} for container ${env.containerId} interface ${env.ifname}, but prevResult has ${
+        addresses.join(", ") || "no address"
+      }`,
+    );
+  }
+}
+
+async function gc({ conf, netConf }: Invocation<AnchorConf>): Promise<void> {
+  const valid = validAttachments(netConf);
+  const report = await withStore(
+    conf.store,
+    (store) => collectGarbage(store, { node: conf.node, network: conf.network, valid }),
+  );
+  log.info("gc done", {
+    released: report.released.map((r) => `${r.id}=${r.ip}`),
+    orphanGuards: report.orphanGuards,
+    errors: report.errors.length,
+  });
+  if (report.errors.length) {
+    // The first error's kind (say, an unreachable store: 11) decides the code; the message lists every one.
+    throw new CniError(
+      anchorCniError(report.errors[0]).code,
+      `GC released ${report.released.length} allocations but failed ${report.errors.length}`,
+      report.errors.map((e) => e.message).join("; "),
+    );
+  }
+}
+
+/** Ready when the store answers; anchor needs nothing else to serve ADD. */
+async function status({ conf }: Invocation<AnchorConf>): Promise<void> {
+  try {
+    await withStore(conf.store, (store) => store.get("/anchor/ns/default"));
+  } catch (e) {
+    throw new CniError(ErrorCode.StatusNotAvailable, `the store is unavailable: ${(e as Error).message}`);
+  }
+}
+
+function validAttachments(netConf: NetConf): Attachment[] {
+  const field = netConf["cni.dev/valid-attachments"] !== undefined
+    ? "cni.dev/valid-attachments"
+    : "cni.dev/attachments";
+  const list = netConf[field];
+  if (list === undefined) throw configError("cni.dev/valid-attachments", "is required for GC");
+  if (!Array.isArray(list)) throw configError(field, "must be a list of {containerID, ifname}");
+  return list.map((a, i) => {
+    if (typeof a?.containerID !== "string" || typeof a?.ifname !== "string") {
+      throw configError(`${field}[${i}]`, "must be an object with string containerID and ifname");
+    }
+    return { containerID: a.containerID, ifname: a.ifname };
+  });
+}
+
+/** Compares address text by value: prevResult may spell an IPv6 address differently from the store. */
+function sameAddress(a: string, b: string): boolean {
+  const x = tryParseIp(a), y = tryParseIp(b);
+  return x !== undefined && y !== undefined && ipEquals(x, y);
+}
+
+/** anchor bound to one invocation's config and environment, for a main plugin calling it in process. */
+export interface AnchorIpam {
+  /** Allocates (or returns the held) address: an IPAM result with ips, routes and dns. */
+  add(): Promise<Result>;
+  /** Releases the address; succeeds when there is nothing to release. */
+  del(): Promise<void>;
+  /** Compares the store with `netConf.prevResult`; throws CniError 105 on a difference. */
+  check(): Promise<void>;
+  /** Releases allocations not in `netConf["cni.dev/valid-attachments"]`. */
+  gc(): Promise<void>;
+}
+
+/**
+ * Loads anchor's config from `netConf` (its `ipam` section holds anchor's fields) and binds the verbs.
+ * Errors are CniErrors with anchor's codes, as if anchor had been exec'd.
+ */
+export async function anchorIpam(netConf: NetConf, env: CniEnv): Promise<AnchorIpam> {
+  const conf = await anchorPlugin.loadConf(netConf, env);
+  const inv = { conf, netConf, env };
+  return {
+    add: () => anchorPlugin.add(inv),
+    del: () => anchorPlugin.del(inv),
+    check: () => anchorPlugin.check(inv),
+    gc: () => anchorPlugin.gc!(inv),
+  };
+}

@@ -1,0 +1,14 @@
+import { openStore, type Store, type StoreSettings } from "../store/mod.ts";
+
+/**
+ * Opens the store, runs `fn`, and closes the store even when `fn` throws: an etcd client left open
+ * would keep the process (or octopus, calling anchor in process) alive.
+ */
+export async function withStore<T>(settings: StoreSettings, fn: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openStore(settings);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}

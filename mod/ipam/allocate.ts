@@ -1,0 +1,148 @@
+/**
+ * ADD: the first free address of the namespace's pool inside the pod's subnet, claimed atomically.
+ *
+ * Each attempt reads a snapshot (one `list`), picks an address, and writes the record and the
+ * address's guard in one transaction that requires both keys to be absent. Losing the race to another
+ * process or node only costs another attempt; no lock is held, so a crashed plugin blocks nobody.
+ */
+import { type Store, StoreConflictError } from "../store/mod.ts";
+import {
+  type Cidr,
+  countRanges,
+  filterToSubnet,
+  formatCidr,
+  formatIp,
+  type IpAddr,
+  type IpRange,
+  iterateRanges,
+  parseIp,
+} from "../ip/mod.ts";
+import { GatewayNotFoundError, NoPoolError, PoolExhaustedError } from "./errors.ts";
+import { GUARD_PREFIX, guardKey, recordId, recordKey } from "./keys.ts";
+import { parsePool } from "./pool.ts";
+import { type AllocationRecord, encodeRecord } from "./record.ts";
+import { type AnchorState, findRecord, readState, storedGateway, usedAddresses } from "./state.ts";
+import { checkGateway } from "./subnet.ts";
+
+/** What ADD needs to know about the pod. */
+export interface AllocateRequest {
+  containerId: string;
+  ifname: string;
+  /** The pod's namespace: it picks the pool. */
+  namespace: string;
+  podName: string;
+  controller: string;
+  /** The pod's subnet, already checked with checkSubnet. */
+  subnet: Cidr;
+  /** A gateway the pod names itself (annotation), already checked with checkGateway; else the store's. */
+  gateway?: IpAddr;
+  node: string;
+  network: string;
+  /** Attempts before giving up with StoreConflictError; the default suits a few hundred racing ADDs. */
+  maxAttempts?: number;
+  /** The record's timestamp; tests pin it. */
+  now?: Date;
+}
+
+/** The outcome of ADD. */
+export interface Allocation {
+  record: AllocationRecord;
+  address: IpAddr;
+  gateway: IpAddr;
+  subnet: Cidr;
+  /** True when the container already held this address (a repeated ADD). */
+  reused: boolean;
+  /** Pool ranges left out because they lie outside the subnet; the caller warns about them. */
+  skipped: IpRange[];
+}
+
+/** Enough for 200 ADDs racing for one pool from 50 processes, with a pick that spreads out as attempts fail. */
+export const DEFAULT_ATTEMPTS = 64;
+
+/**
+ * Allocates an address, or returns the one the container's interface already holds.
+ * @throws NoPoolError, PoolSyntaxError, PoolExhaustedError, GatewayNotFoundError, GatewayError, or
+ *   StoreConflictError (temporary) when every attempt lost a race.
+ */
+export async function allocate(store: Store, req: AllocateRequest): Promise<Allocation> {
+  const attempts = req.maxAttempts ?? DEFAULT_ATTEMPTS;
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    const state = await readState(store);
+    const gateway = req.gateway ?? gatewayFromStore(state, req.subnet);
+    const held = findRecord(state, req.containerId, req.ifname);
+    if (held) {
+      return {
+        record: held.record,
+        address: parseIp(held.record.ip),
+        gateway,
+        subnet: req.subnet,
+        reused: true,
+        skipped: [],
+      };
+    }
+    const { ranges, skipped } = poolRanges(state, req);
+    const free = freeAddresses(ranges, usedAddresses(state), gateway, pickWindow(attempt));
+    if (free.length === 0) throw exhausted(req, ranges);
+    // The first attempt takes the first free address, as the original did; after losing a race the
+    // pick spreads over more free addresses so that racers stop colliding on the same one.
+    const address = free[Math.floor(Math.random() * free.length)];
+    const primary = !state.records.has(req.containerId) &&
+      !state.unreadable.some((e) => e.id === req.containerId);
+    const record: AllocationRecord = {
+      id: recordId(req.containerId, req.ifname, primary),
+      containerId: req.containerId,
+      ip: formatIp(address),
+      podName: req.podName,
+      podNamespace: req.namespace,
+      controller: req.controller,
+      ifname: req.ifname,
+      node: req.node,
+      network: req.network,
+      time: (req.now ?? new Date()).toISOString(),
+    };
+    const cn = recordKey(record.id), guard = guardKey(record.ip);
+    const won = await store.txn(
+      [{ key: cn, exists: false }, { key: guard, exists: false }],
+      [{ put: cn, value: encodeRecord(record) }, { put: guard, value: record.id }],
+    );
+    if (won) return { record, address, gateway, subnet: req.subnet, reused: false, skipped };
+    await pause(attempt);
+  }
+  throw new StoreConflictError(GUARD_PREFIX, attempts);
+}
+
+function gatewayFromStore(state: AnchorState, subnet: Cidr): IpAddr {
+  const stored = storedGateway(state, subnet);
+  if (!stored) throw new GatewayNotFoundError(formatCidr(subnet));
+  return checkGateway(stored.gateway, subnet, `gateway /anchor/gw/${stored.key}`);
+}
+
+function poolRanges(state: AnchorState, req: AllocateRequest): { ranges: IpRange[]; skipped: IpRange[] } {
+  const text = state.pools.get(req.namespace);
+  if (text === undefined) throw new NoPoolError(req.namespace);
+  return filterToSubnet(parsePool(text, `pool /anchor/ns/${req.namespace}`), req.subnet);
+}
+
+/** Up to `limit` free addresses in pool order, never the gateway. */
+function freeAddresses(ranges: IpRange[], used: Set<string>, gateway: IpAddr, limit: number): IpAddr[] {
+  const out: IpAddr[] = [];
+  for (const ip of iterateRanges(ranges)) {
+    if (ip.value === gateway.value && ip.family === gateway.family) continue;
+    if (used.has(formatIp(ip))) continue;
+    out.push(ip);
+    if (out.length >= limit) break;
+  }
+  return out;
+}
+
+function pickWindow(attempt: number): number {
+  return attempt === 0 ? 1 : Math.min(2 ** attempt, 64);
+}
+
+function exhausted(req: AllocateRequest, ranges: IpRange[]): PoolExhaustedError {
+  return new PoolExhaustedError(req.namespace, formatCidr(req.subnet), countRanges(ranges));
+}
+
+function pause(attempt: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(2 ** attempt, 25)));
+}

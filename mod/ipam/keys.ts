@@ -1,0 +1,56 @@
+/**
+ * The store keys anchor reads and writes. The first three are the original hainesc/anchor's, so a
+ * store it filled keeps working; `/anchor/ip/` is ours: the guard that makes an address claim atomic.
+ */
+
+/** Everything anchor owns; one `list` of it is a consistent snapshot of pools, gateways and allocations. */
+export const ANCHOR_PREFIX = "/anchor/";
+/** `/anchor/ns/<namespace>` holds the namespace's pool in the range grammar of mod/ip/ranges.ts. */
+export const POOL_PREFIX = "/anchor/ns/";
+/** `/anchor/gw/<subnet>` holds the subnet's gateway, e.g. `/anchor/gw/10.0.1.0/24` = `10.0.1.1`. */
+export const GATEWAY_PREFIX = "/anchor/gw/";
+/** `/anchor/cn/<record id>` holds one allocation (see record.ts for the value). */
+export const RECORD_PREFIX = "/anchor/cn/";
+/**
+ * `/anchor/ip/<address>` holds the record id that owns the address. It is written in the same
+ * transaction as the record, with a compare that it is absent, so two claims of one address can never
+ * both succeed, whatever process, node or namespace they come from.
+ */
+export const GUARD_PREFIX = "/anchor/ip/";
+
+/** The key of a namespace's pool. */
+export function poolKey(namespace: string): string {
+  return POOL_PREFIX + namespace;
+}
+
+/** The key of a subnet's gateway; pass the canonical network text, e.g. "10.0.1.0/24". */
+export function gatewayKey(subnet: string): string {
+  return GATEWAY_PREFIX + subnet;
+}
+
+/** The key of an allocation record. */
+export function recordKey(id: string): string {
+  return RECORD_PREFIX + id;
+}
+
+/** The key of an address's guard; pass canonical address text, so that one address has one key. */
+export function guardKey(ip: string): string {
+  return GUARD_PREFIX + ip;
+}
+
+/**
+ * The record id of a container's interface. The first interface of a container uses the bare
+ * container ID, the original's key, so tools that read `/anchor/cn/<containerID>` keep working; a
+ * further interface of the same container (another network attached by Multus, say) gets
+ * `<containerID>:<ifname>`. Neither a container ID nor an interface name may contain ':', so the two
+ * forms cannot be confused.
+ */
+export function recordId(containerId: string, ifname: string, primary: boolean): string {
+  return primary ? containerId : `${containerId}:${ifname}`;
+}
+
+/** The container ID a record id belongs to. */
+export function containerOf(id: string): string {
+  const colon = id.indexOf(":");
+  return colon < 0 ? id : id.slice(0, colon);
+}
