@@ -155,6 +155,11 @@ function fromLabels(pod: PodMeta, labels: Record<string, string>): { links: Link
   }
   const ip = labelCidr(labels, LABELS.localIp, LABELS.localPrefix, errors);
   const pip = labelCidr(labels, LABELS.pairIp, LABELS.pairPrefix, errors);
+  const mtuText = labels[LABELS.mtu];
+  const mtu = mtuText === undefined ? undefined : /^[0-9]{2,5}$/.test(mtuText) ? Number(mtuText) : NaN;
+  if (mtu !== undefined && !(mtu >= 68 && mtu <= 65535)) {
+    errors.push(`label ${LABELS.mtu}: ${JSON.stringify(mtuText)} is not an MTU from 68 to 65535`);
+  }
   if (errors.length) return { links: [], errors };
   const link: LinkEnd = {
     ifname: ifname!,
@@ -163,6 +168,7 @@ function fromLabels(pod: PodMeta, labels: Record<string, string>): { links: Link
   };
   if (ip) link.ip = ip;
   if (pip) link.peer.ip = pip;
+  if (mtu !== undefined) link.mtu = mtu;
   return { links: [normalizeLinkEnd(link)], errors };
 }
 

@@ -38,6 +38,7 @@ function originalLabels(pod: PodIdentity, l: LinkEnd): Record<string, string> | 
   if (pair) out[LABELS.pairIp] = pair.ip;
   if (pair && pair.prefix !== DEFAULT_LABEL_PREFIX) out[LABELS.pairPrefix] = String(pair.prefix);
   out[LABELS.pairIfname] = l.peer.ifname;
+  if (l.mtu !== undefined) out[LABELS.mtu] = String(l.mtu);
   return Object.values(out).every((v) => !labelValueProblem(v)) ? out : undefined;
 }
 

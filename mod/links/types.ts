@@ -42,7 +42,7 @@ export interface PodLinks {
 /** The annotation holding a JSON array of LinkEnd; it wins over the labels. */
 export const LINKS_ANNOTATION = "ratchet.cni/links";
 
-/** The original ratchet-cni labels, plus our prefix lengths. */
+/** The original ratchet-cni labels, plus ours for what the original could not say (prefixes, MTU). */
 export const LABELS = {
   enabled: "ratchet",
   podName: "ratchet.pod_name",
@@ -57,6 +57,7 @@ export const LABELS = {
   pairPrefix: "ratchet.pair_prefix",
   pairIfname: "ratchet.pair_ifname",
   primary: "ratchet.primary",
+  mtu: "ratchet.mtu",
 } as const;
 
 /** The prefix length the original hard-coded, still the default when the prefix labels are absent. */
