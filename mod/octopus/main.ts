@@ -1,12 +1,15 @@
-import { refusingPlugin, type Role, runRole } from "../role.ts";
+/** The `octopus` role: the macvlan main plugin, loaded only when a runtime calls it. */
+import { type Role, runRole } from "../role.ts";
 
+/** octopus as the program's dispatcher sees it. */
 export const role: Role = {
   name: "octopus",
   summary: "macvlan on the master interface that carries the pod's subnet",
-  plugin: () => Promise.resolve(refusingPlugin("octopus is not implemented yet")),
+  plugin: async () => (await import("./plugin.ts")).octopusPlugin,
   commands: {},
 };
 
+/** Runs octopus with the program's arguments (none when a runtime calls it). */
 export function main(args: string[]): Promise<never> {
   return runRole(role, args);
 }

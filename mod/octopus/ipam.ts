@@ -1,0 +1,31 @@
+/**
+ * Running the IPAM plugin for octopus: exec'd from CNI_PATH as the spec has it (host-local, static,
+ * dhcp, anchor), the whole network config on its stdin as libcni passes it.
+ */
+import { execPlugin, type Invocation, type Result } from "../cni/mod.ts";
+import type { OctopusConf } from "./config.ts";
+
+type Verb = "ADD" | "DEL" | "CHECK";
+
+async function runIpam(inv: Invocation<OctopusConf>, command: Verb): Promise<Result | undefined> {
+  // The IPAM plugin reads its own `ipam` section out of the whole config, as with ipam.ExecAdd.
+  // prevResult stays out: IPAM plugins do not read it, and ours is already in the newest shape,
+  // which an older-versioned plugin could misread.
+  const { prevResult: _, ...conf } = inv.netConf;
+  return await execPlugin({ conf: { ...conf, type: inv.conf.ipam.type }, command, env: inv.env });
+}
+
+/** IPAM ADD: the addresses, routes and DNS for the pod. */
+export async function ipamAdd(inv: Invocation<OctopusConf>): Promise<Result> {
+  return (await runIpam(inv, "ADD"))!;
+}
+
+/** IPAM DEL: releases the pod's allocation; an allocation that is already gone is not an error. */
+export async function ipamDel(inv: Invocation<OctopusConf>): Promise<void> {
+  await runIpam(inv, "DEL");
+}
+
+/** IPAM CHECK: the allocation still exists. */
+export async function ipamCheck(inv: Invocation<OctopusConf>): Promise<void> {
+  await runIpam(inv, "CHECK");
+}
