@@ -1,13 +1,28 @@
 /**
- * Running the IPAM plugin for octopus: exec'd from CNI_PATH as the spec has it (host-local, static,
- * dhcp, anchor), the whole network config on its stdin as libcni passes it.
+ * Running the IPAM plugin for octopus. anchor runs in this process (no second program start, one
+ * process per pod); any other type is exec'd from CNI_PATH as the spec has it (host-local, static,
+ * dhcp), the whole network config on its stdin as libcni passes it.
  */
 import { execPlugin, type Invocation, type Result } from "../cni/mod.ts";
 import type { OctopusConf } from "./config.ts";
 
-type Verb = "ADD" | "DEL" | "CHECK";
+type Verb = "ADD" | "DEL" | "CHECK" | "GC";
 
 async function runIpam(inv: Invocation<OctopusConf>, command: Verb): Promise<Result | undefined> {
+  if (inv.conf.ipam.type === "anchor") {
+    const { anchorIpam } = await import("../anchor/plugin.ts");
+    const anchor = await anchorIpam(inv.netConf, inv.env);
+    switch (command) {
+      case "ADD":
+        return await anchor.add();
+      case "DEL":
+        return void await anchor.del();
+      case "CHECK":
+        return void await anchor.check();
+      case "GC":
+        return void await anchor.gc();
+    }
+  }
   // The IPAM plugin reads its own `ipam` section out of the whole config, as with ipam.ExecAdd.
   // prevResult stays out: IPAM plugins do not read it, and ours is already in the newest shape,
   // which an older-versioned plugin could misread.
@@ -25,7 +40,12 @@ export async function ipamDel(inv: Invocation<OctopusConf>): Promise<void> {
   await runIpam(inv, "DEL");
 }
 
-/** IPAM CHECK: the allocation still exists. */
+/** IPAM CHECK: the allocation still exists (anchor also compares it with prevResult). */
 export async function ipamCheck(inv: Invocation<OctopusConf>): Promise<void> {
   await runIpam(inv, "CHECK");
+}
+
+/** IPAM GC: forwarded, as the spec asks of a plugin with a delegate. */
+export async function ipamGc(inv: Invocation<OctopusConf>): Promise<void> {
+  await runIpam(inv, "GC");
 }

@@ -7,7 +7,7 @@ import { checkIface, configureIface } from "../iface/mod.ts";
 import { Handle, isNotFound, linkAddInNetns, type Link, NotNetnsError } from "../netlink/mod.ts";
 import { loadOctopusConf, type MasterEntry, type OctopusConf } from "./config.ts";
 import { MasterDownError, MasterMissingError, NoAddressError } from "./errors.ts";
-import { ipamAdd, ipamCheck, ipamDel } from "./ipam.ts";
+import { ipamAdd, ipamCheck, ipamDel, ipamGc } from "./ipam.ts";
 import { chooseMaster } from "./master.ts";
 import { subnetAnnotation } from "./pod.ts";
 
@@ -158,4 +158,6 @@ export const octopusPlugin: Plugin<OctopusConf> = {
   add,
   del,
   check,
+  // octopus keeps no state of its own; only the IPAM allocations can outlive their pods.
+  gc: (inv) => ipamGc(inv),
 };
