@@ -3,7 +3,15 @@
  * one pass; lookups are Maps and overlap checks sort once, so a 10,000-link file stays fast.
  */
 import { formatIp, type IpAddr, parseIp } from "../mod/ip/addr.ts";
-import { broadcastOf, type Cidr, contains, formatCidr, networkOf, parseCidr } from "../mod/ip/cidr.ts";
+import {
+  broadcastOf,
+  type Cidr,
+  contains,
+  formatCidr,
+  hostMask,
+  networkOf,
+  parseCidr,
+} from "../mod/ip/cidr.ts";
 import { formatRange, type IpRange, parseRanges, rangesContain } from "../mod/ip/ranges.ts";
 import type { Reporter } from "./report.ts";
 import type { LinkEndDecl, NodeDecl, PodDecl, Pos, Topology } from "./types.ts";
@@ -14,10 +22,10 @@ const later = (a: Pos, b: Pos) => (a.line > b.line || (a.line === b.line && a.co
 /** "network-address" or "broadcast-address" when an IPv4 host address is its block's first or last. */
 function notAHost(c: Cidr): string | undefined {
   if (c.family !== 4 || c.prefix > 30) return undefined;
-  const n = networkOf(c);
-  if (c.addr === n.addr) return "network-address";
-  if (c.addr === broadcastOf(c).value) return "broadcast-address";
-  return undefined;
+  // Mask arithmetic only: this runs for every address in the file, and networkOf allocates.
+  const mask = hostMask(4, c.prefix);
+  const host = c.addr & mask;
+  return host === 0n ? "network-address" : host === mask ? "broadcast-address" : undefined;
 }
 
 function reportNotAHost(r: Reporter, c: Cidr, pos: Pos, what: string): void {
@@ -35,6 +43,7 @@ function reportNotAHost(r: Reporter, c: Cidr, pos: Pos, what: string): void {
 
 /** An address someone uses as a host; two of them on one key is a duplicate. */
 interface Claim {
+  /** The canonical text, unique per address and a much cheaper Map key than a bigint. */
   key: string;
   ip: IpAddr;
   kind: "node" | "master" | "link";
@@ -42,8 +51,6 @@ interface Claim {
   what: string;
   pos: Pos;
 }
-
-const keyOf = (ip: IpAddr) => `${ip.family}|${ip.value}`;
 
 function firstByName<T extends { name: string; namePos: Pos }>(
   list: T[],
@@ -130,7 +137,7 @@ function checkSubnets(topo: Topology, r: Reporter, nodes: Map<string, NodeDecl>,
       reportNotAHost(r, c, m.ipPos, "master address");
       const ip = parseIp(m.ip);
       claims.push({
-        key: keyOf(ip),
+        key: m.ip,
         ip,
         kind: "master",
         owner: m.node,
@@ -300,7 +307,7 @@ function checkLinkEnd(
   reportNotAHost(r, c, e.ipPos!, "address");
   const ip = { family: c.family, value: c.addr };
   claims.push({
-    key: keyOf(ip),
+    key: e.ip.slice(0, e.ip.indexOf("/")),
     ip,
     kind: "link",
     owner: e.pod,
@@ -394,8 +401,7 @@ function checkClaims(r: Reporter, claims: Claim[], subnets: Subnet[], pools: Map
   }
   for (const s of subnets) {
     if (s.gateway === undefined) continue;
-    const g = parseIp(s.gateway);
-    const host = owners.get(keyOf(g));
+    const host = owners.get(s.gateway);
     if (host) {
       r.error(
         later(host.pos, s.gatewayPos!),
@@ -420,7 +426,7 @@ export function checkTopology(topo: Topology, r: Reporter): void {
     if (n.address === undefined) continue;
     const ip = parseIp(n.address);
     claims.push({
-      key: keyOf(ip),
+      key: n.address,
       ip,
       kind: "node",
       owner: n.name,

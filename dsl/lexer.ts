@@ -38,14 +38,3 @@ export function tokenizeLine(raw: string, line: number): Line {
   }
   return { line, text: raw.slice(0, end), tokens };
 }
-
-/** Every line that has tokens. */
-export function tokenize(text: string): Line[] {
-  const out: Line[] = [];
-  const raw = text.split("\n");
-  for (let n = 0; n < raw.length; n++) {
-    const l = tokenizeLine(raw[n], n + 1);
-    if (l.tokens.length) out.push(l);
-  }
-  return out;
-}

@@ -5,7 +5,7 @@
 import { formatIp, parseIpOrReason } from "../mod/ip/addr.ts";
 import { addrOf, type Cidr, formatCidr, networkOf, parseCidrOrReason } from "../mod/ip/cidr.ts";
 import { dnsLabelProblem, ifnameProblem } from "../mod/links/names.ts";
-import { type Line, type Token, tokenize } from "./lexer.ts";
+import { type Line, type Token, tokenizeLine } from "./lexer.ts";
 import type { Reporter } from "./report.ts";
 import type { LinkEndDecl, Pos, Topology } from "./types.ts";
 
@@ -276,8 +276,15 @@ export function emptyTopology(file: string): Topology {
 /** Parses every statement of `text` into a model, reporting syntax and token problems. */
 export function parseStatements(text: string, r: Reporter): Topology {
   const topo = emptyTopology(r.file);
-  for (const l of tokenize(text)) {
+  // Line by line rather than tokenizing the whole file first: each line's tokens die young.
+  let start = 0;
+  for (let n = 1; start <= text.length; n++) {
+    let end = text.indexOf("\n", start);
+    if (end < 0) end = text.length;
+    const l = tokenizeLine(text.slice(start, end), n);
+    start = end + 1;
     const kw = l.tokens[0];
+    if (!kw) continue;
     const h = Object.hasOwn(handlers, kw.text) ? handlers[kw.text] : undefined;
     if (!h) {
       r.error(

@@ -50,9 +50,12 @@ function asCidr(c: Cidr | string): Cidr {
   return typeof c === "string" ? parseCidr(c) : c;
 }
 
+const masks: Record<Family, bigint[]> = { 4: [], 6: [] };
+
 /** The host mask of a prefix: the bits networkOf clears. */
 export function hostMask(family: Family, prefix: number): bigint {
-  return (1n << BigInt(bitsOf(family) - prefix)) - 1n;
+  // Cached: bigint shifts allocate, and the linter and the IPAM ask for the same few masks constantly.
+  return masks[family][prefix] ??= (1n << BigInt(bitsOf(family) - prefix)) - 1n;
 }
 
 /** The network block: host bits cleared, same prefix. */

@@ -41,13 +41,21 @@ export function labelValueProblem(s: string): string {
   return "";
 }
 
+const ifnameVerdicts = new Map<string, string>();
+
 /** The kernel's interface name rules (<= 15 bytes, not . or .., no '/', ':' or whitespace). */
 export function ifnameProblem(s: string): string {
+  let verdict = ifnameVerdicts.get(s);
+  if (verdict !== undefined) return verdict;
   try {
     checkIfname(s);
-    return "";
+    verdict = "";
   } catch (e) {
     // checkIfname is the one statement of the rule; its CniError carries the reason in details.
-    return (e as { details?: string }).details || String(e);
+    verdict = (e as { details?: string }).details || String(e);
   }
+  // Topologies reuse a few names thousands of times; the bound keeps a fuzzer from growing it forever.
+  if (ifnameVerdicts.size > 4096) ifnameVerdicts.clear();
+  ifnameVerdicts.set(s, verdict);
+  return verdict;
 }
