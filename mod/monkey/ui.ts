@@ -1,0 +1,435 @@
+/**
+ * The web page, as string constants so that `deno compile` embeds it: no build step, no external
+ * assets. The script builds every cell with textContent, never innerHTML, so stored values (pod names,
+ * hand-written keys) cannot inject markup.
+ */
+
+const CSS = `
+:root { --fg:#1d2330; --muted:#667085; --bg:#f6f7f9; --card:#fff; --line:#e3e6eb; --accent:#2f6fdb;
+  --used:#e0833a; --reserved:#9aa3b2; --free:#3aa76d; --bad:#c62828; --badbg:#fdecea; }
+@media (prefers-color-scheme: dark) { :root { --fg:#e6e9ef; --muted:#98a2b3; --bg:#14171c; --card:#1c2027;
+  --line:#2c323c; --accent:#6ea0ff; --badbg:#3a1f1f; --bad:#ff8a80; } }
+* { box-sizing: border-box; }
+body { margin:0; font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif; color:var(--fg); background:var(--bg); }
+header { display:flex; gap:16px; align-items:center; flex-wrap:wrap; padding:12px 24px; background:var(--card); border-bottom:1px solid var(--line); }
+header h1 { font-size:18px; margin:0; }
+header .store { color:var(--muted); font-family:ui-monospace,monospace; font-size:12px; }
+header form { margin-left:auto; display:flex; gap:6px; align-items:center; }
+main { padding:16px 24px; display:grid; gap:20px; max-width:1400px; }
+section { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:14px 16px; }
+section h2 { font-size:15px; margin:0 0 10px; display:flex; gap:12px; align-items:center; }
+section h2 .count { color:var(--muted); font-weight:normal; font-size:13px; }
+.pools { display:grid; grid-template-columns:repeat(auto-fill,minmax(280px,1fr)); gap:12px; margin-bottom:12px; }
+.pool { border:1px solid var(--line); border-radius:6px; padding:10px 12px; }
+.pool h3 { margin:0 0 4px; font-size:14px; display:flex; justify-content:space-between; align-items:center; }
+.mono { font-family:ui-monospace,SFMono-Regular,Menlo,monospace; font-size:12.5px; word-break:break-all; }
+.bar { display:flex; height:10px; border-radius:5px; overflow:hidden; background:var(--line); margin:8px 0 4px; }
+.bar span { display:block; height:100%; }
+.bar .used { background:var(--used); } .bar .reserved { background:var(--reserved); } .bar .free { background:var(--free); }
+.legend { color:var(--muted); font-size:12px; }
+.legend b { color:var(--fg); font-weight:600; }
+table { border-collapse:collapse; width:100%; }
+th, td { text-align:left; padding:6px 8px; border-bottom:1px solid var(--line); vertical-align:top; }
+th { font-size:12px; color:var(--muted); font-weight:600; white-space:nowrap; }
+th.sortable { cursor:pointer; user-select:none; }
+th.sortable:hover { color:var(--fg); }
+th[aria-sort=ascending]::after { content:" \\25B2"; } th[aria-sort=descending]::after { content:" \\25BC"; }
+tr:hover td { background:rgba(127,127,127,.06); }
+form.edit { display:flex; flex-wrap:wrap; gap:8px; align-items:flex-start; padding-top:10px; border-top:1px dashed var(--line); }
+form.edit label { display:flex; flex-direction:column; gap:2px; font-size:12px; color:var(--muted); }
+input { font:inherit; padding:5px 8px; border:1px solid var(--line); border-radius:5px; background:var(--bg); color:var(--fg); min-width:120px; }
+input.wide { min-width:320px; }
+input[aria-invalid=true] { border-color:var(--bad); }
+button { font:inherit; padding:5px 12px; border-radius:5px; border:1px solid var(--line); background:var(--card); color:var(--fg); cursor:pointer; }
+button.primary { background:var(--accent); border-color:var(--accent); color:#fff; }
+button.danger { color:var(--bad); }
+button.confirm { background:var(--bad); border-color:var(--bad); color:#fff; }
+button.small { padding:2px 8px; font-size:12px; }
+form.edit button { align-self:flex-end; }
+.error { color:var(--bad); background:var(--badbg); border-radius:5px; padding:6px 10px; margin:8px 0 0; width:100%; white-space:pre-wrap; }
+.error:empty { display:none; }
+.problem { color:var(--bad); font-size:12px; }
+.muted { color:var(--muted); }
+#notice { position:fixed; right:16px; bottom:16px; padding:8px 14px; border-radius:6px; background:var(--fg); color:var(--bg); opacity:0; transition:opacity .2s; pointer-events:none; }
+#notice.show { opacity:.92; }
+.toolbar { display:flex; gap:8px; align-items:center; margin-bottom:8px; }
+.state { font-size:12px; color:var(--muted); }
+`;
+
+const SCRIPT = `
+"use strict";
+const $ = (sel) => document.querySelector(sel);
+const TOKEN_KEY = "monkey.token";
+const data = { pools: [], gateways: [], allocations: [], links: [] };
+const sort = { key: "ip", dir: 1 };
+
+function el(tag, props, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(props || {})) {
+    if (k === "class") node.className = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (k === "text") node.textContent = v;
+    else node.setAttribute(k, v);
+  }
+  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c ?? "")));
+  return node;
+}
+
+function notice(text) {
+  const n = $("#notice");
+  n.textContent = text;
+  n.classList.add("show");
+  clearTimeout(notice.timer);
+  notice.timer = setTimeout(() => n.classList.remove("show"), 3000);
+}
+
+async function api(method, path, body, revision) {
+  const headers = { "accept": "application/json" };
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) headers["authorization"] = "Bearer " + token;
+  if (body !== undefined) headers["content-type"] = "application/json";
+  if (revision !== undefined) headers["if-match"] = '"' + revision + '"';
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const payload = await res.json().catch(() => ({ error: res.status + " " + res.statusText }));
+  if (!res.ok) {
+    const err = new Error(payload.error || (res.status + " " + res.statusText));
+    err.status = res.status;
+    err.field = payload.field;
+    throw err;
+  }
+  return payload;
+}
+
+function explain(e) {
+  return e.status === 401 ? e.message + ". Enter the token (top right) first." : e.message;
+}
+
+async function load() {
+  try {
+    const [pools, gateways, allocations, links] = await Promise.all(
+      ["pools", "gateways", "allocations", "links"].map((n) => api("GET", "api/" + n)));
+    Object.assign(data, { pools, gateways, allocations, links });
+    $("#load-error").textContent = "";
+  } catch (e) {
+    $("#load-error").textContent = "Could not load: " + explain(e);
+  }
+  render();
+}
+
+function render() {
+  renderPools();
+  renderGateways();
+  renderAllocations();
+  renderLinks();
+}
+
+function pct(part, total) {
+  return total > 0 ? Math.max(0, Math.min(100, (part / total) * 100)) : 0;
+}
+
+function renderPools() {
+  const box = $("#pools");
+  box.replaceChildren();
+  $("#pools-count").textContent = data.pools.length + " namespace" + (data.pools.length === 1 ? "" : "s");
+  if (data.pools.length === 0) box.append(el("p", { class: "muted", text: "No pools yet: add one below." }));
+  for (const p of data.pools) {
+    const bar = el("div", { class: "bar", role: "img",
+      "aria-label": p.used + " used, " + p.reserved + " reserved, " + p.free + " free of " + p.total });
+    bar.append(
+      el("span", { class: "used", style: "width:" + pct(p.used, p.total) + "%" }),
+      el("span", { class: "reserved", style: "width:" + pct(p.reserved, p.total) + "%" }),
+      el("span", { class: "free", style: "width:" + pct(p.free, p.total) + "%" }));
+    const card = el("div", { class: "pool", "data-namespace": p.namespace },
+      el("h3", {}, el("span", { text: p.namespace }),
+        el("span", {},
+          el("button", { class: "small", type: "button", onclick: () => editPool(p) }, "Edit"), " ",
+          el("button", { class: "small danger", type: "button", onclick: () => deletePool(p) }, "Delete"))),
+      el("div", { class: "mono", text: p.ranges }),
+      bar,
+      el("div", { class: "legend" },
+        el("b", { text: p.used }), " used · ", el("b", { text: p.reserved }), " gateway · ",
+        el("b", { text: p.free }), " free of ", el("b", { text: p.total })));
+    for (const problem of p.problems) card.append(el("div", { class: "problem", text: problem }));
+    box.append(card);
+  }
+}
+
+function editPool(p) {
+  $("#pool-namespace").value = p.namespace;
+  $("#pool-ranges").value = p.ranges;
+  $("#pool-form").dataset.revision = String(p.revision);
+  $("#pool-form").dataset.namespace = p.namespace;
+  $("#pool-ranges").focus();
+}
+
+async function deletePool(p) {
+  if (!confirm("Delete the pool of namespace " + p.namespace + "? Its allocations stay.")) return;
+  try {
+    await api("DELETE", "api/pools/" + encodeURIComponent(p.namespace), undefined, p.revision);
+    notice("Deleted pool " + p.namespace);
+  } catch (e) {
+    notice(explain(e));
+  }
+  await load();
+}
+
+async function savePool(ev) {
+  ev.preventDefault();
+  const form = $("#pool-form");
+  const ns = $("#pool-namespace").value.trim();
+  // Editing sends the revision the edit started from, typing an existing name the one on screen, and a
+  // new pool 0 ("must not exist yet"): a change made meanwhile by someone else is a 409, never lost.
+  const existing = data.pools.find((p) => p.namespace === ns);
+  const revision = form.dataset.namespace === ns ? Number(form.dataset.revision) : existing ? existing.revision : 0;
+  await submit(form, "#pool-error", async () => {
+    if (!ns) throw Object.assign(new Error("namespace: enter the namespace the pool is for"), { field: "namespace" });
+    await api("PUT", "api/pools/" + encodeURIComponent(ns), { ranges: $("#pool-ranges").value }, revision);
+    notice("Saved pool " + ns);
+    form.reset();
+    delete form.dataset.revision;
+    delete form.dataset.namespace;
+  });
+}
+
+function renderGateways() {
+  const body = $("#gateways tbody");
+  body.replaceChildren();
+  $("#gateways-count").textContent = data.gateways.length + " subnet" + (data.gateways.length === 1 ? "" : "s");
+  for (const g of data.gateways) {
+    body.append(el("tr", { "data-subnet": g.subnet },
+      el("td", { class: "mono", text: g.subnet }),
+      el("td", { class: "mono", text: g.gateway }),
+      el("td", { text: g.used }),
+      el("td", { class: "problem", text: g.problems.join("; ") }),
+      el("td", {},
+        el("button", { class: "small", type: "button", onclick: () => editGateway(g) }, "Edit"), " ",
+        el("button", { class: "small danger", type: "button", onclick: () => deleteGateway(g) }, "Delete"))));
+  }
+  if (data.gateways.length === 0) body.append(el("tr", {}, el("td", { colspan: "5", class: "muted", text: "No gateways yet." })));
+}
+
+function editGateway(g) {
+  $("#gw-subnet").value = g.subnet;
+  $("#gw-gateway").value = g.gateway;
+  $("#gw-gateway").focus();
+}
+
+async function deleteGateway(g) {
+  if (!confirm("Delete the gateway of " + g.subnet + "? ADD in that subnet fails until one is set.")) return;
+  try {
+    await api("DELETE", "api/gateways/" + encodeURIComponent(g.subnet), undefined, g.revision);
+    notice("Deleted the gateway of " + g.subnet);
+  } catch (e) {
+    notice(explain(e));
+  }
+  await load();
+}
+
+async function saveGateway(ev) {
+  ev.preventDefault();
+  const form = $("#gw-form");
+  const subnet = $("#gw-subnet").value.trim();
+  const existing = data.gateways.find((g) => g.subnet === subnet);
+  await submit(form, "#gw-error", async () => {
+    if (!subnet) throw Object.assign(new Error("subnet: enter a subnet such as 10.0.1.0/24"), { field: "subnet" });
+    await api("PUT", "api/gateways/" + encodeURIComponent(subnet), { gateway: $("#gw-gateway").value },
+      existing ? existing.revision : 0);
+    notice("Saved the gateway of " + subnet);
+    form.reset();
+  });
+}
+
+/** Runs a form's action, showing the API's message inline and marking the field it names. */
+async function submit(form, errorSel, action) {
+  const error = $(errorSel);
+  error.textContent = "";
+  for (const input of form.querySelectorAll("input")) input.removeAttribute("aria-invalid");
+  try {
+    await action();
+    await load();
+  } catch (e) {
+    error.textContent = explain(e);
+    const field = e.field;
+    const input = field && form.querySelector("[name=" + field + "]");
+    if (input) input.setAttribute("aria-invalid", "true");
+    if (e.status === 409) await load();
+  }
+}
+
+const COLUMNS = [
+  ["id", "Container"], ["ip", "Address"], ["pod", "Pod"], ["namespace", "Namespace"],
+  ["controller", "Controller"], ["subnet", "Subnet"], ["node", "Node"],
+];
+
+function ipKey(ip) {
+  if (/^\\d+\\.\\d+\\.\\d+\\.\\d+$/.test(ip)) return "4" + ip.split(".").map((o) => o.padStart(3, "0")).join(".");
+  return "6" + ip;
+}
+
+function allocationHeader() {
+  const row = $("#allocations thead tr");
+  row.replaceChildren(
+    ...COLUMNS.map(([key, label]) => el("th", { class: "sortable", "data-key": key, "aria-sort": "none", text: label })),
+    el("th", { text: "Problems" }), el("th", {}));
+  for (const th of row.querySelectorAll("th.sortable")) {
+    th.addEventListener("click", () => {
+      sort.dir = sort.key === th.dataset.key ? -sort.dir : 1;
+      sort.key = th.dataset.key;
+      renderAllocations();
+    });
+  }
+}
+
+function renderAllocations() {
+  const q = $("#search").value.trim().toLowerCase();
+  const rows = data.allocations.filter((a) =>
+    !q || COLUMNS.some(([k]) => String(a[k] ?? "").toLowerCase().includes(q)));
+  const key = (a) => sort.key === "ip" ? ipKey(a.ip) : String(a[sort.key] ?? "").toLowerCase();
+  rows.sort((x, y) => (key(x) < key(y) ? -1 : key(x) > key(y) ? 1 : 0) * sort.dir);
+  for (const th of document.querySelectorAll("#allocations th.sortable")) {
+    th.setAttribute("aria-sort", th.dataset.key === sort.key ? (sort.dir > 0 ? "ascending" : "descending") : "none");
+  }
+  $("#allocations-count").textContent = rows.length + " of " + data.allocations.length;
+  const body = $("#allocations tbody");
+  body.replaceChildren();
+  for (const a of rows) {
+    const release = el("button", { class: "small danger", type: "button", "data-release": a.id }, "Release");
+    release.addEventListener("click", () => releaseAllocation(a, release));
+    body.append(el("tr", { "data-id": a.id },
+      ...COLUMNS.map(([k]) => el("td", { class: k === "id" || k === "ip" || k === "subnet" ? "mono" : "", text: a[k] ?? "" })),
+      el("td", { class: "problem", text: a.problems.join("; ") }),
+      el("td", {}, release)));
+  }
+  if (rows.length === 0) {
+    body.append(el("tr", {}, el("td", { colspan: String(COLUMNS.length + 2), class: "muted",
+      text: data.allocations.length ? "Nothing matches the search." : "No addresses are allocated." })));
+  }
+}
+
+/** Two clicks: the first arms the button, the second releases, so a stray click frees nothing. */
+async function releaseAllocation(a, button) {
+  if (!button.classList.contains("confirm")) {
+    button.classList.add("confirm");
+    button.textContent = "Release " + (a.ip || a.id) + "?";
+    setTimeout(() => { button.classList.remove("confirm"); button.textContent = "Release"; }, 5000);
+    return;
+  }
+  button.disabled = true;
+  try {
+    await api("DELETE", "api/allocations/" + encodeURIComponent(a.id), undefined, a.revision);
+    notice("Released " + (a.ip || a.id));
+  } catch (e) {
+    notice(explain(e));
+  }
+  await load();
+}
+
+function endText(e) {
+  if (!e) return "?";
+  return e.namespace + "/" + e.pod + ":" + e.ifname + (e.ip ? " " + e.ip : "") + (e.node ? " @" + e.node : "") +
+    (e.attached ? "" : " (not attached)");
+}
+
+function stateText(l) {
+  const st = l.state;
+  if (!st) return "no pod has arrived yet";
+  const ends = Object.entries(st.ends || {}).map(([k, e]) => k + (e.up ? " up" : ""));
+  return [st.kind, st.vni !== undefined ? "vni " + st.vni : "", st.status || "", ends.join(", ")].filter(Boolean).join(" · ");
+}
+
+function renderLinks() {
+  const body = $("#links tbody");
+  body.replaceChildren();
+  $("#links-count").textContent = String(data.links.length);
+  for (const l of data.links) {
+    body.append(el("tr", { "data-link": l.id },
+      el("td", { class: "mono", text: l.id }),
+      el("td", { class: "mono", text: endText(l.a) }),
+      el("td", { class: "mono", text: endText(l.b) }),
+      el("td", { text: l.mtu ?? "" }),
+      el("td", { class: "state", text: stateText(l) }),
+      el("td", { class: "problem", text: l.problems.join("; ") })));
+  }
+  if (data.links.length === 0) body.append(el("tr", {}, el("td", { colspan: "6", class: "muted", text: "No ratchet links." })));
+}
+
+function showToken() {
+  const set = !!sessionStorage.getItem(TOKEN_KEY);
+  $("#token-state").textContent = set ? "token set" : "read-only: enter the token to edit";
+  $("#token").value = "";
+  $("#token").placeholder = set ? "replace token" : "API token";
+}
+
+document.addEventListener("DOMContentLoaded", async () => {
+  $("#token-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const t = $("#token").value.trim();
+    if (t) sessionStorage.setItem(TOKEN_KEY, t); else sessionStorage.removeItem(TOKEN_KEY);
+    showToken();
+    load();
+  });
+  $("#pool-form").addEventListener("submit", savePool);
+  $("#gw-form").addEventListener("submit", saveGateway);
+  $("#search").addEventListener("input", renderAllocations);
+  $("#reload").addEventListener("click", load);
+  allocationHeader();
+  showToken();
+  try {
+    const info = await api("GET", "api/info");
+    $("#store").textContent = info.store + " · v" + info.version;
+  } catch (e) { /* the sections below report the failure */ }
+  await load();
+  document.body.dataset.ready = "true";
+});
+`;
+
+const HEAD = (title: string) =>
+  `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">` +
+  `<title>${title}</title><link rel="icon" href="data:,"><style>${CSS}</style></head>`;
+
+/** The whole page served at `/`. */
+export const UI_HTML = HEAD("monkey · anchor IPAM") + `<body>
+<header>
+  <h1>monkey</h1><span class="store" id="store"></span>
+  <form id="token-form" autocomplete="off">
+    <span class="state" id="token-state"></span>
+    <input id="token" type="password" placeholder="API token" aria-label="API token">
+    <button type="submit">Use token</button>
+    <button type="button" id="reload">Reload</button>
+  </form>
+</header>
+<main>
+  <p class="error" id="load-error"></p>
+  <section aria-labelledby="pools-title">
+    <h2 id="pools-title">Pools <span class="count" id="pools-count"></span></h2>
+    <div class="pools" id="pools"></div>
+    <form class="edit" id="pool-form" autocomplete="off">
+      <label>Namespace<input id="pool-namespace" name="namespace" placeholder="default"></label>
+      <label>Ranges<input id="pool-ranges" name="ranges" class="wide mono" placeholder="10.0.1.[2-9],10.0.2.8,10.0.3.0/28"></label>
+      <button type="submit" class="primary">Save pool</button>
+      <p class="error" id="pool-error" role="alert"></p>
+    </form>
+  </section>
+  <section aria-labelledby="gw-title">
+    <h2 id="gw-title">Subnets and gateways <span class="count" id="gateways-count"></span></h2>
+    <table id="gateways"><thead><tr><th>Subnet</th><th>Gateway</th><th>Allocated</th><th>Problems</th><th></th></tr></thead><tbody></tbody></table>
+    <form class="edit" id="gw-form" autocomplete="off">
+      <label>Subnet<input id="gw-subnet" name="subnet" class="mono" placeholder="10.0.1.0/24"></label>
+      <label>Gateway<input id="gw-gateway" name="gateway" class="mono" placeholder="10.0.1.1"></label>
+      <button type="submit" class="primary">Save gateway</button>
+      <p class="error" id="gw-error" role="alert"></p>
+    </form>
+  </section>
+  <section aria-labelledby="alloc-title">
+    <h2 id="alloc-title">Allocations <span class="count" id="allocations-count"></span></h2>
+    <div class="toolbar"><input id="search" type="search" class="wide" placeholder="Search container, address, pod, namespace…" aria-label="Search allocations"></div>
+    <table id="allocations"><thead><tr></tr></thead><tbody></tbody></table>
+  </section>
+  <section aria-labelledby="links-title">
+    <h2 id="links-title">Ratchet links <span class="count" id="links-count"></span></h2>
+    <table id="links"><thead><tr><th>Link</th><th>End A</th><th>End B</th><th>MTU</th><th>State</th><th>Problems</th></tr></thead><tbody></tbody></table>
+  </section>
+</main>
+<div id="notice" role="status"></div>
+<script>${SCRIPT}</script>
+</body></html>`;
