@@ -255,23 +255,16 @@ function checkPoolItem(r: Reporter, item: string, range: IpRange, pos: Pos, subn
   }
   const c = home.cidr;
   if (c.family !== 4 || c.prefix > 30) return;
-  const net = networkOf(c).addr, bcast = broadcastOf(c).value;
-  if (range.start <= net && net <= range.end) {
+  const edges: [string, bigint][] = [["network", networkOf(c).addr], ["broadcast", broadcastOf(c).value]];
+  for (const [which, addr] of edges) {
+    if (range.start > addr || addr > range.end) continue;
+    const shown = formatIp({ family: 4, value: addr });
     r.error(
       pos,
-      "network-address",
-      `pool item "${item}" includes ${
-        formatIp({ family: 4, value: net })
-      }, the network address of ${home.text}`,
+      `${which}-address`,
+      `pool item "${item}" includes ${shown}, the ${which} address of ${home.text}`,
     );
-  } else if (range.start <= bcast && bcast <= range.end) {
-    r.error(
-      pos,
-      "broadcast-address",
-      `pool item "${item}" includes ${
-        formatIp({ family: 4, value: bcast })
-      }, the broadcast address of ${home.text}`,
-    );
+    return;
   }
 }
 

@@ -66,6 +66,24 @@ class StatementParser {
     return c;
   }
 
+  /** `KIND NAME option value...` with one required option; reports what is missing. */
+  declaration(kind: string, allowed: string[], required: string, value: string) {
+    const name = this.need(1, `a ${kind} name`);
+    const opts = name && this.options(2, allowed);
+    if (!name || !opts) return undefined;
+    const req = opts.get(required);
+    if (!req) {
+      const last = this.l.tokens[this.l.tokens.length - 1];
+      this.r.error(
+        after(this.l.line, last),
+        "syntax",
+        `${kind} ${name.text}: expected "${required} ${value}"`,
+      );
+      return undefined;
+    }
+    return { name, opts, required: req };
+  }
+
   /** Reads `keyword value` pairs in any order from `i`; each keyword at most once. */
   options(i: number, allowed: string[]): Map<string, Token> | undefined {
     const out = new Map<string, Token>();
@@ -108,22 +126,15 @@ const handlers: Record<string, Handler> = {
   },
 
   node(p, t, topo) {
-    const name = p.need(1, "a node name");
-    if (!name) return;
-    const opts = p.options(2, ["parent", "address"]);
-    if (!opts) return;
-    const parent = opts.get("parent");
-    if (!parent) {
-      p.r.error(after(p.l.line, t[t.length - 1]), "syntax", `node ${name.text}: expected "parent IFACE"`);
-      return;
-    }
-    const addr = opts.get("address");
+    const d = p.declaration("node", ["parent", "address"], "parent", "IFACE");
+    if (!d) return;
+    const addr = d.opts.get("address");
     topo.nodes.push({
-      name: p.name(name, "node"),
-      parent: p.ifname(parent),
+      name: p.name(d.name, "node"),
+      parent: p.ifname(d.required),
       address: addr ? p.ip(addr) : undefined,
       pos: p.pos(t[0]),
-      namePos: p.pos(name),
+      namePos: p.pos(d.name),
       addressPos: addr ? p.pos(addr) : undefined,
     });
   },
@@ -191,23 +202,16 @@ const handlers: Record<string, Handler> = {
   },
 
   pod(p, t, topo) {
-    const name = p.need(1, "a pod name");
-    if (!name) return;
-    const opts = p.options(2, ["node", "namespace"]);
-    if (!opts) return;
-    const node = opts.get("node");
-    if (!node) {
-      p.r.error(after(p.l.line, t[t.length - 1]), "syntax", `pod ${name.text}: expected "node NODE"`);
-      return;
-    }
-    const ns = opts.get("namespace");
+    const d = p.declaration("pod", ["node", "namespace"], "node", "NODE");
+    if (!d) return;
+    const ns = d.opts.get("namespace");
     topo.pods.push({
-      name: p.name(name, "pod"),
-      node: node.text,
+      name: p.name(d.name, "pod"),
+      node: d.required.text,
       namespace: ns ? p.name(ns, "namespace") : "default",
       pos: p.pos(t[0]),
-      namePos: p.pos(name),
-      nodePos: p.pos(node),
+      namePos: p.pos(d.name),
+      nodePos: p.pos(d.required),
     });
   },
 

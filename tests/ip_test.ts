@@ -13,8 +13,10 @@ import {
   formatIp,
   formatRange,
   hostRange,
+  ipFromBytes,
   IpParseError,
   IpRangeError,
+  ipToBytes,
   iterateRanges,
   networkOf,
   overlaps,
@@ -155,6 +157,15 @@ Deno.test("compareIp orders v4 before v6; addIp steps and refuses to leave the s
   assert.equal(formatIp(addIp(parseIp("10.0.1.0"), -1)), "10.0.0.255");
   assert.throws(() => addIp(parseIp("255.255.255.255"), 1), IpRangeError);
   assert.throws(() => addIp(parseIp("0.0.0.0"), -1), IpRangeError);
+});
+
+Deno.test("ipToBytes/ipFromBytes: network byte order, both families", () => {
+  assert.deepEqual([...ipToBytes(parseIp("10.0.1.5"))], [10, 0, 1, 5]);
+  const v6 = parseIp("fd00::1:2");
+  assert.deepEqual([...ipToBytes(v6)], [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 2]);
+  assert.deepEqual(ipFromBytes(ipToBytes(v6)), v6);
+  assert.deepEqual(ipFromBytes(new Uint8Array([255, 255, 255, 255])), parseIp("255.255.255.255"));
+  assert.throws(() => ipFromBytes(new Uint8Array(5)), IpParseError);
 });
 
 /** The range grammar: each case lists the merged ranges it yields and the items it rejects. */

@@ -231,3 +231,24 @@ export function addIp(ip: IpAddr, offset: bigint | number): IpAddr {
   if (value < 0n || value > maxOf(ip.family)) throw new IpRangeError(ip.family, value);
   return { family: ip.family, value };
 }
+
+/** Network-order bytes (4 or 16), the form netlink and sockets carry. */
+export function ipToBytes(ip: IpAddr): Uint8Array {
+  const out = new Uint8Array(ip.family === 4 ? 4 : 16);
+  let v = ip.value;
+  for (let i = out.length - 1; i >= 0; i--) {
+    out[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  return out;
+}
+
+/** An address from network-order bytes; 4 bytes are IPv4, 16 are IPv6. @throws IpParseError otherwise */
+export function ipFromBytes(b: Uint8Array): IpAddr {
+  if (b.length !== 4 && b.length !== 16) {
+    throw new IpParseError(`${b.length} bytes`, "expected 4 or 16 bytes");
+  }
+  let v = 0n;
+  for (const x of b) v = (v << 8n) | BigInt(x);
+  return { family: b.length === 4 ? 4 : 6, value: v };
+}
