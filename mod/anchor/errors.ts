@@ -22,14 +22,8 @@ const BY_REASON = {
 /** Maps anything a verb throws to the CNI error it stands for. */
 export function anchorCniError(e: unknown): CniError {
   if (e instanceof IpamError) return new CniError(BY_REASON[e.reason], e.message);
-  // By name, so that mod/kube and mod/store are not loaded just to be recognised.
-  const name = (e as Error)?.name;
-  if (name === "KubeConfigError" || name === "StoreSettingsError") {
-    return new CniError(
-      ErrorCode.InvalidNetworkConfig,
-      `invalid network configuration: ${(e as Error).message}`,
-    );
-  }
+  // The rest is mod/cni's mapping: `temporary` (store or API unreachable) is 11, and an error naming
+  // a settings `field` (KubeConfigError, StoreSettingsError) is 7.
   return toCniError(e);
 }
 

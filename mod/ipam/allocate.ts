@@ -16,6 +16,7 @@ import {
   type IpRange,
   iterateRanges,
   parseIp,
+  tryParseIp,
 } from "../ip/mod.ts";
 import { GatewayNotFoundError, NoPoolError, PoolExhaustedError } from "./errors.ts";
 import { GUARD_PREFIX, guardKey, recordId, recordKey } from "./keys.ts";
@@ -81,7 +82,7 @@ export async function allocate(store: Store, req: AllocateRequest): Promise<Allo
       };
     }
     const { ranges, skipped } = poolRanges(state, req);
-    const free = freeAddresses(ranges, usedAddresses(state), gateway, pickWindow(attempt));
+    const free = freeAddresses(ranges, takenAddresses(state, req.subnet, gateway), pickWindow(attempt));
     if (free.length === 0) throw exhausted(req, ranges);
     // The first attempt takes the first free address, as the original did; after losing a race the
     // pick spreads over more free addresses so that racers stop colliding on the same one.
@@ -123,12 +124,23 @@ function poolRanges(state: AnchorState, req: AllocateRequest): { ranges: IpRange
   return filterToSubnet(parsePool(text, `pool /anchor/ns/${req.namespace}`), req.subnet);
 }
 
-/** Up to `limit` free addresses in pool order, never the gateway. */
-function freeAddresses(ranges: IpRange[], used: Set<string>, gateway: IpAddr, limit: number): IpAddr[] {
+/**
+ * Addresses no pod may get: those in use, the pod's gateway, and the subnet's stored gateway even when a
+ * pod overrides it, since that router is still on the link for the subnet's other pods.
+ */
+function takenAddresses(state: AnchorState, subnet: Cidr, gateway: IpAddr): Set<string> {
+  const taken = usedAddresses(state);
+  taken.add(formatIp(gateway));
+  const stored = tryParseIp(storedGateway(state, subnet)?.gateway ?? "");
+  if (stored) taken.add(formatIp(stored));
+  return taken;
+}
+
+/** Up to `limit` addresses of the ranges, in order, that are not taken. */
+function freeAddresses(ranges: IpRange[], taken: Set<string>, limit: number): IpAddr[] {
   const out: IpAddr[] = [];
   for (const ip of iterateRanges(ranges)) {
-    if (ip.value === gateway.value && ip.family === gateway.family) continue;
-    if (used.has(formatIp(ip))) continue;
+    if (taken.has(formatIp(ip))) continue;
     out.push(ip);
     if (out.length >= limit) break;
   }
