@@ -1,0 +1,61 @@
+/**
+ * The `anchor install` and `anchor uninstall` commands, for the anchor role's command table.
+ * Run directly (`deno run -A mod/install/command.ts install ...`) for tests and development.
+ */
+import type { Command } from "../role.ts";
+import { INSTALL_USAGE } from "./options.ts";
+
+async function runWith(args: string[], verb: "install" | "uninstall"): Promise<number> {
+  const { runCommand } = await import("../anchor/cli.ts");
+  return await runCommand(async () => {
+    const { parseInstallOptions } = await import("./options.ts");
+    const env = Deno.env.toObject();
+    const opts = parseInstallOptions(args, env);
+    const lines = verb === "install"
+      ? await (await import("./install.ts")).install(opts, env)
+      : await (await import("./uninstall.ts")).uninstall(opts);
+    for (const line of lines) console.log(line);
+    if (verb === "install" && opts.wait) await untilSignalled();
+    return 0;
+  });
+}
+
+/** A DaemonSet container must keep running once its work is done; it leaves the node as it is on exit. */
+function untilSignalled(): Promise<void> {
+  return new Promise((done) => {
+    for (const sig of ["SIGTERM", "SIGINT"] as const) Deno.addSignalListener(sig, () => done());
+  });
+}
+
+/** `anchor install`: binaries, shims, credentials and the CNI config for this node. */
+export const installCommand: Command = {
+  usage: INSTALL_USAGE,
+  summary:
+    "prepare this node: copy the program into the CNI bin dir, create the acrNN shims from CLUSTER_NETWORK, " +
+    "write the CNI config (never replacing one anchor did not write, unless --force)",
+  run: (args) => runWith(args, "install"),
+};
+
+/** `anchor uninstall`: the reverse of install, from its record. */
+export const uninstallCommand: Command = {
+  usage: "uninstall [--conf-dir DIR] [--conf-file NAME] [--state-file F]",
+  summary:
+    "undo install: remove our CNI config and the shims, giving each master its address and routes back",
+  run: (args) => runWith(args, "uninstall"),
+};
+
+if (import.meta.main) {
+  const [verb, ...rest] = Deno.args;
+  const command = verb === "install" ? installCommand : verb === "uninstall" ? uninstallCommand : undefined;
+  if (!command) {
+    console.error("usage: command.ts install|uninstall [flags]");
+    Deno.exit(2);
+  }
+  try {
+    Deno.exit(await command.run(rest));
+  } catch (e) {
+    // As the role dispatcher does: people get the message, not a stack trace.
+    console.error(`anchor ${verb}: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}
