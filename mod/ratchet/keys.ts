@@ -1,0 +1,117 @@
+/**
+ * The store keys ratchet writes at run time and the JSON records under them. `ratchet apply` owns
+ * /ratchet/nodes, /ratchet/pods and /ratchet/links; everything here belongs to the plugin.
+ */
+import type { LinkEnd } from "../links/mod.ts";
+
+/** Key builders; every segment is a Kubernetes name or an interface name, neither of which holds '/'. */
+export const KEY = {
+  /** `ratchet apply`'s per-node defaults. */
+  node: (node: string) => `/ratchet/nodes/${node}`,
+  /** `ratchet apply`'s pod metadata, for runtimes without Kubernetes. */
+  pod: (ns: string, pod: string) => `/ratchet/pods/${ns}/${pod}`,
+  /** `ratchet apply`'s link records. */
+  links: "/ratchet/links/",
+  /** An eligible pod's registration: where it is and which links it declares. */
+  attach: (ns: string, pod: string) => `/ratchet/attach/${ns}/${pod}`,
+  /** What DEL needs to know about a container, whatever the API says by then. */
+  container: (id: string) => `/ratchet/containers/${id}`,
+  /** "pod <from> declares a link to <ns>/<pod>": lets a pod find links only its peer declared. */
+  peers: (ns: string, pod: string) => `/ratchet/peers/${ns}/${pod}/`,
+  peer: (ns: string, pod: string, fromNs: string, fromPod: string) => `/ratchet/peers/${ns}/${pod}/${fromNs}/${fromPod}`,
+  /** One link's plumbing state and its claim. */
+  state: (linkId: string) => `/ratchet/state/${linkId}`,
+  /**
+   * The link ends made for one container, so its DEL finds exactly its own, even after a newer
+   * container of the same pod has made its ends under the same names.
+   */
+  ends: (containerId: string) => `/ratchet/ends/${containerId}/`,
+  end: (containerId: string, ifname: string) => `/ratchet/ends/${containerId}/${ifname}`,
+  /** A VNI's owner: claimed in a transaction, so no two links ever share one. */
+  vnis: "/ratchet/vni/",
+  vni: (vni: number) => `/ratchet/vni/${vni}`,
+  /** The child process waiting for a pod's peers. */
+  child: (ns: string, pod: string) => `/ratchet/child/${ns}/${pod}`,
+} as const;
+
+/** /ratchet/attach/<ns>/<pod>: written in one transaction with the container record. */
+export interface AttachRecord {
+  container_id: string;
+  netns: string;
+  node: string;
+  parent_interface: string;
+  /** What remote nodes point their vxlan at; empty when this node has none. */
+  parent_address: string;
+  /** The link ends this pod's own metadata declares. */
+  links: LinkEnd[];
+  /** The original's informational labels, kept for people reading the store. */
+  public_ip?: string;
+  target_pod?: string;
+  target_container?: string;
+  /** The container this registration replaced (a re-created pod), whose stale ends ADD sweeps away. */
+  replaces?: { container_id: string; netns: string };
+}
+
+/** /ratchet/containers/<id> */
+export interface ContainerRecord {
+  namespace: string;
+  /** The pod's name as links name it (ratchet.pod_name when set), or "" when unknown. */
+  pod: string;
+  ifname: string;
+  /** DEL may come without CNI_NETNS; the ends are removed from this one then. */
+  netns: string;
+  eligible: boolean;
+  node: string;
+}
+
+/** One end in a link's state. */
+export interface EndState {
+  container_id: string;
+  /** vxlan: the remote this end was made with, to notice a peer that moved. */
+  remote?: string;
+  /** vxlan: this end is made. */
+  up?: boolean;
+}
+
+/**
+ * /ratchet/state/<linkId>. A veth is claimed by one side (`status: "claimed"`, `by`) which makes
+ * both ends and marks it "up"; a vxlan carries its VNI and each side marks its own end.
+ */
+export interface LinkState {
+  kind: "veth" | "vxlan";
+  vni?: number;
+  status?: "claimed" | "up";
+  /** The container that claimed the veth, and when (ms since the epoch), to take over a dead claim. */
+  by?: string;
+  at?: number;
+  /** By end key `<ns>/<pod>/<ifname>`. */
+  ends: Record<string, EndState>;
+}
+
+/** /ratchet/ends/<containerId>/<ifname> */
+export interface EndRecord {
+  link: string;
+  /** This end's key in the link state, `<ns>/<pod>/<ifname>`. */
+  end: string;
+  kind: "veth" | "vxlan";
+  /** The address this end was given, for CHECK. */
+  ip?: string;
+}
+
+/** /ratchet/child/<ns>/<pod> */
+export interface ChildRecord {
+  pid: number;
+  container_id: string;
+  started: string;
+}
+
+/** Parses a JSON record, or undefined when the key is absent or holds something else. */
+export function parseRecord<T>(kv: { value: string } | undefined): T | undefined {
+  if (!kv) return undefined;
+  try {
+    const v = JSON.parse(kv.value);
+    return v && typeof v === "object" && !Array.isArray(v) ? v as T : undefined;
+  } catch {
+    return undefined;
+  }
+}
