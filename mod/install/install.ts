@@ -69,12 +69,9 @@ export async function install(
     macvlanMode: opts.macvlanMode,
     mtu: opts.mtu,
     etcdEndpoints: opts.etcdEndpoints,
-    etcdCaFile: opts.etcdCaFile &&
-      (opts.dryRun ? opts.etcdCaFile : installTlsFile(opts.confDir, opts.etcdCaFile, "etcd-ca")),
-    etcdCertFile: opts.etcdCertFile &&
-      (opts.dryRun ? opts.etcdCertFile : installTlsFile(opts.confDir, opts.etcdCertFile, "etcd-cert")),
-    etcdKeyFile: opts.etcdKeyFile &&
-      (opts.dryRun ? opts.etcdKeyFile : installTlsFile(opts.confDir, opts.etcdKeyFile, "etcd-key")),
+    etcdCaFile: tlsFile(opts, opts.etcdCaFile, "etcd-ca"),
+    etcdCertFile: tlsFile(opts, opts.etcdCertFile, "etcd-cert"),
+    etcdKeyFile: tlsFile(opts, opts.etcdKeyFile, "etcd-key"),
     store: opts.store,
     serviceIpnet: opts.serviceIpnet,
     kubeconfig: opts.kubeconfig ??
@@ -114,4 +111,26 @@ export async function install(
   writeFileAtomic(confPath, text);
   report.push(`wrote ${confPath}`);
   return report;
+}
+
+/**
+ * The host path of one etcd TLS file, copied next to the config. Plain-http etcd (or none) needs no
+ * TLS, so a file the DaemonSet names by default but whose Secret is empty is skipped there; with
+ * https it must exist.
+ */
+function tlsFile(opts: InstallOptions, source: string | undefined, name: string): string | undefined {
+  if (!source || !opts.etcdEndpoints) return undefined;
+  let exists = true;
+  try {
+    Deno.statSync(source);
+  } catch {
+    exists = false;
+  }
+  if (!exists) {
+    if (opts.etcdEndpoints.includes("https://")) {
+      throw new Error(`etcd TLS file ${source} (${name}) does not exist`);
+    }
+    return undefined;
+  }
+  return opts.dryRun ? source : installTlsFile(opts.confDir, source, name);
 }
