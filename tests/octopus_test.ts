@@ -10,12 +10,20 @@ const OCTOPUS = { "10.0.1.0/24": "eth0.2", "10.0.2.0/24": "eth0.3" };
 
 function conf(lab: OctopusLab, lan: number, extra: Record<string, unknown> = {}) {
   const l = lab.lans[lan];
-  return { cniVersion: "1.0.0", name: "lan", type: "octopus", octopus: OCTOPUS, ipam: hostLocal(lab, l.subnet, l.gateway), ...extra };
+  return {
+    cniVersion: "1.0.0",
+    name: "lan",
+    type: "octopus",
+    octopus: OCTOPUS,
+    ipam: hostLocal(lab, l.subnet, l.gateway),
+    ...extra,
+  };
 }
 
 Deno.test("octopus ADD with host-local: macvlan on the subnet's master, addressed, routed, reachable", async () => {
   await using lab = await OctopusLab.create(2);
-  const a = await lab.octopus("ADD", 0, conf(lab, 0));
+  const dns = { nameservers: ["10.0.1.1"], search: ["lab.local"] };
+  const a = await lab.octopus("ADD", 0, conf(lab, 0, { dns }));
   assert.equal(a.code, 0, a.stdout + a.stderr);
   const b = await lab.octopus("ADD", 1, conf(lab, 0));
   assert.equal(b.code, 0, b.stdout + b.stderr);
@@ -29,6 +37,7 @@ Deno.test("octopus ADD with host-local: macvlan on the subnet's master, addresse
   assert.equal(r.ips[0].address, "10.0.1.10/24");
   assert.equal(r.ips[0].gateway, "10.0.1.1");
   assert.equal(b.json.ips[0].address, "10.0.1.11/24");
+  assert.deepEqual(r.dns, dns);
 
   const [link] = await ipJson(lab.pods[0], "-d", "link", "show", "eth0");
   assert.equal(link.linkinfo.info_kind, "macvlan");
@@ -40,12 +49,18 @@ Deno.test("octopus ADD with host-local: macvlan on the subnet's master, addresse
   assert.ok(addr.addr_info.some((i: any) => i.local === "10.0.1.10" && i.prefixlen === 24));
   const routes = await ipJson(lab.pods[0], "route", "show", "default");
   assert.deepEqual(routes.map((x: any) => [x.gateway, x.dev]), [["10.0.1.1", "eth0"]]);
-  assert.equal((await sh("ip", "netns", "exec", lab.pods[0], "cat", "/proc/sys/net/ipv4/conf/eth0/proxy_arp")).trim(), "1");
+  assert.equal(
+    (await sh("ip", "netns", "exec", lab.pods[0], "cat", "/proc/sys/net/ipv4/conf/eth0/proxy_arp")).trim(),
+    "1",
+  );
   // Nothing of the pod's shows up in the node: the macvlan was born inside the pod.
   const nodeLinks = await ipJson(lab.node, "link", "show");
   assert.deepEqual(nodeLinks.map((l: any) => l.ifname).sort(), ["eth0.2", "eth0.3", "lo"]);
 
-  assert.ok(await reaches(lab.pods[0], "10.0.1.11", lab.pods[1]), "pod to pod on the same master (bridge mode)");
+  assert.ok(
+    await reaches(lab.pods[0], "10.0.1.11", lab.pods[1]),
+    "pod to pod on the same master (bridge mode)",
+  );
   assert.ok(await reaches(lab.pods[0], "10.0.1.1", lab.lans[0].ns), "pod to the LAN gateway");
 });
 
