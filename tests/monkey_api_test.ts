@@ -399,6 +399,17 @@ function spawnMonkey(args: string[], netns?: string): MonkeyProcess {
   return { child, lines, url, stderr };
 }
 
+/** Kills the process if it still runs and waits for it, so no test leaves one behind. */
+async function stop(proc?: MonkeyProcess): Promise<void> {
+  try {
+    proc?.child.kill("SIGKILL");
+  } catch {
+    // Already exited.
+  }
+  await proc?.child.status;
+  await proc?.stderr;
+}
+
 Deno.test("monkey refuses a non-loopback address without a token file, before binding it", async () => {
   const dir = await Deno.makeTempDir({ prefix: "rt-monkey-" });
   try {
@@ -419,6 +430,17 @@ Deno.test("monkey refuses a non-loopback address without a token file, before bi
     }).output();
     assert.equal(bad.code, 1);
     assert.match(new TextDecoder().decode(bad.stderr), /--listen "127\.0\.0\.1:99999": "99999" is not a port number/);
+    const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    try {
+      const busy = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--quiet", COMMAND, "--listen", `127.0.0.1:${(taken.addr as Deno.NetAddr).port}`, "--store", `${dir}/store`, "--token-file", `${dir}/token`],
+        stdin: "null",
+      }).output();
+      assert.equal(busy.code, 1);
+      assert.match(new TextDecoder().decode(busy.stderr), /127\.0\.0\.1:\d+ is in use/);
+    } finally {
+      taken.close();
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -465,13 +487,7 @@ Deno.test("monkey as a process: creates a 0600 token file, serves, and stops cle
     proc.child.kill("SIGINT");
     assert.equal((await proc.child.status).code, 0);
   } finally {
-    try {
-      proc?.child.kill("SIGKILL");
-    } catch {
-      // Already exited.
-    }
-    await proc?.child.status;
-    await proc?.stderr;
+    await stop(proc);
     await Deno.remove(dir, { recursive: true });
   }
 });
@@ -518,13 +534,7 @@ Deno.test("monkey on a non-loopback address (inside a test netns) needs the toke
     assert.equal(page.code, 200, "the page itself loads; it asks for the token");
     assert.match(page.body, /<title>monkey/);
   } finally {
-    try {
-      proc?.child.kill("SIGTERM");
-    } catch {
-      // Already exited.
-    }
-    await proc?.child.status;
-    await proc?.stderr;
+    await stop(proc);
     await ip("netns", "del", netns);
     await Deno.remove(dir, { recursive: true });
   }

@@ -90,6 +90,16 @@ Deno.test({
         await page.locator('.pool[data-namespace="default"]', { hasText: "free of 20" }).waitFor();
         assert.equal((await f.store.get("/anchor/ns/default"))?.value, "10.0.1.[2-20],10.0.2.8");
 
+        // Someone else changes a pool while it is being edited here: the save is a 409 shown inline, and
+        // the other edit stays.
+        await page.locator('.pool[data-namespace="team-a"] button', { hasText: "Edit" }).click();
+        await f.store.put("/anchor/ns/team-a", "10.0.5.[2-4]");
+        await page.fill("#pool-ranges", "10.0.5.[2-12]");
+        await page.click("#pool-form button[type=submit]");
+        await page.locator("#pool-error", { hasText: "changed by someone else" }).waitFor();
+        assert.equal((await f.store.get("/anchor/ns/team-a"))?.value, "10.0.5.[2-4]");
+        await page.locator('.pool[data-namespace="team-a"]', { hasText: "10.0.5.[2-4]" }).waitFor();
+
         // A gateway outside its subnet is refused inline; a good one is saved.
         await page.fill("#gw-subnet", "10.0.5.0/24");
         await page.fill("#gw-gateway", "10.0.6.1");

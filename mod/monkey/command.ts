@@ -19,7 +19,7 @@ export const monkeyCommand: Command = {
 async function runMonkey(args: string[]): Promise<number> {
   const { parseArgs } = await import("node:util");
   const { openStore, storeFlagOptions, storeSettingsFromFlags } = await import("../store/mod.ts");
-  const { DEFAULT_LISTEN, isLoopback, parseListen } = await import("./listen.ts");
+  const { DEFAULT_LISTEN, formatHostPort, isLoopback, parseListen } = await import("./listen.ts");
   const { defaultTokenFile, loadOrCreateToken } = await import("./token.ts");
   const { startMonkey } = await import("./server.ts");
 
@@ -47,9 +47,18 @@ async function runMonkey(args: string[]): Promise<number> {
   const store = await openStore(settings);
   try {
     await warnIfUnreachable(store);
-    const server = startMonkey({ store, listen, token, openReads: loopback });
+    let server;
+    try {
+      server = startMonkey({ store, listen, token, openReads: loopback });
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AddrInUse)) throw e;
+      console.error(`monkey: ${formatHostPort(listen.hostname, listen.port)} is in use (another monkey?); pick another with --listen`);
+      return 1;
+    }
+    // Signals are caught before the "serving" line, which tells scripts (and tests) that they may signal.
+    const stopped = untilSignal(server.shutdown);
     console.log(`monkey: serving ${store.describe()} on ${server.url}`);
-    await untilSignal(server.shutdown);
+    await stopped;
     await server.finished;
     return 0;
   } finally {

@@ -142,7 +142,7 @@ function renderPools() {
     const card = el("div", { class: "pool", "data-namespace": p.namespace },
       el("h3", {}, el("span", { text: p.namespace }),
         el("span", {},
-          el("button", { class: "small", type: "button", onclick: () => editPool(p) }, "Edit"), " ",
+          el("button", { class: "small", type: "button", onclick: () => edit("pool", p) }, "Edit"), " ",
           el("button", { class: "small danger", type: "button", onclick: () => deletePool(p) }, "Delete"))),
       el("div", { class: "mono", text: p.ranges }),
       bar,
@@ -154,41 +154,20 @@ function renderPools() {
   }
 }
 
-function editPool(p) {
-  $("#pool-namespace").value = p.namespace;
-  $("#pool-ranges").value = p.ranges;
-  $("#pool-form").dataset.revision = String(p.revision);
-  $("#pool-form").dataset.namespace = p.namespace;
-  $("#pool-ranges").focus();
-}
-
-async function deletePool(p) {
-  if (!confirm("Delete the pool of namespace " + p.namespace + "? Its allocations stay.")) return;
+/** DELETE with the revision on screen; the outcome, good or bad, is a notice, and the page reloads. */
+async function remove(path, revision, done) {
   try {
-    await api("DELETE", "api/pools/" + encodeURIComponent(p.namespace), undefined, p.revision);
-    notice("Deleted pool " + p.namespace);
+    await api("DELETE", path, undefined, revision);
+    notice(done);
   } catch (e) {
     notice(explain(e));
   }
   await load();
 }
 
-async function savePool(ev) {
-  ev.preventDefault();
-  const form = $("#pool-form");
-  const ns = $("#pool-namespace").value.trim();
-  // Editing sends the revision the edit started from, typing an existing name the one on screen, and a
-  // new pool 0 ("must not exist yet"): a change made meanwhile by someone else is a 409, never lost.
-  const existing = data.pools.find((p) => p.namespace === ns);
-  const revision = form.dataset.namespace === ns ? Number(form.dataset.revision) : existing ? existing.revision : 0;
-  await submit(form, "#pool-error", async () => {
-    if (!ns) throw Object.assign(new Error("namespace: enter the namespace the pool is for"), { field: "namespace" });
-    await api("PUT", "api/pools/" + encodeURIComponent(ns), { ranges: $("#pool-ranges").value }, revision);
-    notice("Saved pool " + ns);
-    form.reset();
-    delete form.dataset.revision;
-    delete form.dataset.namespace;
-  });
+function deletePool(p) {
+  if (!confirm("Delete the pool of namespace " + p.namespace + "? Its allocations stay.")) return;
+  return remove("api/pools/" + encodeURIComponent(p.namespace), p.revision, "Deleted pool " + p.namespace);
 }
 
 function renderGateways() {
@@ -202,58 +181,61 @@ function renderGateways() {
       el("td", { text: g.used }),
       el("td", { class: "problem", text: g.problems.join("; ") }),
       el("td", {},
-        el("button", { class: "small", type: "button", onclick: () => editGateway(g) }, "Edit"), " ",
+        el("button", { class: "small", type: "button", onclick: () => edit("gateway", g) }, "Edit"), " ",
         el("button", { class: "small danger", type: "button", onclick: () => deleteGateway(g) }, "Delete"))));
   }
   if (data.gateways.length === 0) body.append(el("tr", {}, el("td", { colspan: "5", class: "muted", text: "No gateways yet." })));
 }
 
-function editGateway(g) {
-  $("#gw-subnet").value = g.subnet;
-  $("#gw-gateway").value = g.gateway;
-  $("#gw-gateway").focus();
-}
-
-async function deleteGateway(g) {
+function deleteGateway(g) {
   if (!confirm("Delete the gateway of " + g.subnet + "? ADD in that subnet fails until one is set.")) return;
-  try {
-    await api("DELETE", "api/gateways/" + encodeURIComponent(g.subnet), undefined, g.revision);
-    notice("Deleted the gateway of " + g.subnet);
-  } catch (e) {
-    notice(explain(e));
-  }
-  await load();
+  return remove("api/gateways/" + encodeURIComponent(g.subnet), g.revision, "Deleted the gateway of " + g.subnet);
 }
 
-async function saveGateway(ev) {
+/** The two edit forms, which differ only in these. */
+const FORMS = {
+  pool: { form: "#pool-form", error: "#pool-error", key: "namespace", value: "ranges", path: "api/pools/",
+    items: () => data.pools, what: "pool", missing: "enter the namespace the pool is for" },
+  gateway: { form: "#gw-form", error: "#gw-error", key: "subnet", value: "gateway", path: "api/gateways/",
+    items: () => data.gateways, what: "the gateway of", missing: "enter a subnet such as 10.0.1.0/24" },
+};
+
+/** Fills a form from an item on screen, remembering the revision the edit starts from. */
+function edit(kind, item) {
+  const f = FORMS[kind], form = $(f.form);
+  form.elements[f.key].value = item[f.key];
+  form.elements[f.value].value = item[f.value];
+  form.dataset.key = item[f.key];
+  form.dataset.revision = String(item.revision);
+  form.elements[f.value].focus();
+}
+
+/**
+ * Saves a form with PUT. It sends the revision the edit started from, or for a typed name the one on
+ * screen, or 0 for a new item ("must not exist yet"), so an edit made meanwhile is a 409, never lost.
+ * The API's message shows inline and the field it names is marked.
+ */
+async function save(kind, ev) {
   ev.preventDefault();
-  const form = $("#gw-form");
-  const subnet = $("#gw-subnet").value.trim();
-  const existing = data.gateways.find((g) => g.subnet === subnet);
-  await submit(form, "#gw-error", async () => {
-    if (!subnet) throw Object.assign(new Error("subnet: enter a subnet such as 10.0.1.0/24"), { field: "subnet" });
-    await api("PUT", "api/gateways/" + encodeURIComponent(subnet), { gateway: $("#gw-gateway").value },
-      existing ? existing.revision : 0);
-    notice("Saved the gateway of " + subnet);
-    form.reset();
-  });
-}
-
-/** Runs a form's action, showing the API's message inline and marking the field it names. */
-async function submit(form, errorSel, action) {
-  const error = $(errorSel);
+  const f = FORMS[kind], form = $(f.form), error = $(f.error);
+  const key = form.elements[f.key].value.trim();
+  const existing = f.items().find((x) => x[f.key] === key);
+  const revision = form.dataset.key === key ? Number(form.dataset.revision) : existing ? existing.revision : 0;
   error.textContent = "";
   for (const input of form.querySelectorAll("input")) input.removeAttribute("aria-invalid");
   try {
-    await action();
-    await load();
+    if (!key) throw Object.assign(new Error(f.key + ": " + f.missing), { field: f.key });
+    await api("PUT", f.path + encodeURIComponent(key), { [f.value]: form.elements[f.value].value }, revision);
+    notice("Saved " + f.what + " " + key);
+    form.reset();
+    delete form.dataset.key;
+    delete form.dataset.revision;
   } catch (e) {
     error.textContent = explain(e);
-    const field = e.field;
-    const input = field && form.querySelector("[name=" + field + "]");
+    const input = e.field && form.elements[e.field];
     if (input) input.setAttribute("aria-invalid", "true");
-    if (e.status === 409) await load();
   }
+  await load();
 }
 
 const COLUMNS = [
@@ -315,13 +297,7 @@ async function releaseAllocation(a, button) {
     return;
   }
   button.disabled = true;
-  try {
-    await api("DELETE", "api/allocations/" + encodeURIComponent(a.id), undefined, a.revision);
-    notice("Released " + (a.ip || a.id));
-  } catch (e) {
-    notice(explain(e));
-  }
-  await load();
+  await remove("api/allocations/" + encodeURIComponent(a.id), a.revision, "Released " + (a.ip || a.id));
 }
 
 function endText(e) {
@@ -368,8 +344,8 @@ document.addEventListener("DOMContentLoaded", async () => {
     showToken();
     load();
   });
-  $("#pool-form").addEventListener("submit", savePool);
-  $("#gw-form").addEventListener("submit", saveGateway);
+  $("#pool-form").addEventListener("submit", (ev) => save("pool", ev));
+  $("#gw-form").addEventListener("submit", (ev) => save("gateway", ev));
   $("#search").addEventListener("input", renderAllocations);
   $("#reload").addEventListener("click", load);
   allocationHeader();
