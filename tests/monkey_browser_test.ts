@@ -17,6 +17,9 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
+    await Deno.stat(CHROMIUM).catch(() => {
+      throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (tests/run.sh installs it)`);
+    });
     await withMonkey("file", async (f) => {
       const browser = await chromium.launch({
         executablePath: CHROMIUM,
