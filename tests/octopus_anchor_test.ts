@@ -64,7 +64,9 @@ Deno.test("octopus + anchor (file store): the annotated subnet's master, the poo
   assert.ok(await reaches(lab.pods[0], "10.0.2.21", lab.pods[1]), "pod to pod over eth0.3");
   assert.ok(await reaches(lab.pods[1], "10.0.2.1", lab.lans[1].ns), "pod to gateway");
 
-  const check = await lab.octopus("CHECK", 0, { ...anchorConf(lab, "10.0.2.0/24"), prevResult: a.json }, { cniArgs: ARGS("web-0") });
+  const check = await lab.octopus("CHECK", 0, { ...anchorConf(lab, "10.0.2.0/24"), prevResult: a.json }, {
+    cniArgs: ARGS("web-0"),
+  });
   assert.equal(check.code, 0, check.stdout + check.stderr);
 
   for (const round of [1, 2]) {
@@ -90,7 +92,10 @@ Deno.test("octopus + anchor: a master that is down fails the ADD (103) and leave
 Deno.test("octopus + anchor: a subnet this node does not serve is refused (103) with nothing allocated", async () => {
   await using lab = await OctopusLab.create(1);
   await seedStore(`${lab.tmp}/store`);
-  const r = await lab.octopus("ADD", 0, { ...anchorConf(lab, "10.0.2.0/24"), octopus: { "10.0.1.0/24": "eth0.2" } }, {
+  const r = await lab.octopus("ADD", 0, {
+    ...anchorConf(lab, "10.0.2.0/24"),
+    octopus: { "10.0.1.0/24": "eth0.2" },
+  }, {
     cniArgs: ARGS("web-0"),
   });
   assert.equal(r.json?.code, 103, r.stdout);
@@ -105,20 +110,52 @@ Deno.test("octopus in a chained conflist: prevResult flows to the next plugin, C
     cniVersion: "1.0.0",
     name: "anchor",
     plugins: [
-      { type: "octopus", octopus: OCTOPUS, args: { cni: { "cni.anchor.org/subnet": "10.0.1.0/24" } }, ipam: { type: "anchor", store: `${lab.tmp}/store` } },
+      {
+        type: "octopus",
+        octopus: OCTOPUS,
+        args: { cni: { "cni.anchor.org/subnet": "10.0.1.0/24" } },
+        ipam: { type: "anchor", store: `${lab.tmp}/store` },
+      },
       { type: "tuning", sysctl: { "net.ipv4.conf.eth0.arp_notify": "1" } },
     ],
   };
-  const rt = { containerId: "chain-1", netns: lab.podPath(0), ifname: "eth0", node: lab.node, cniArgs: ARGS("db-0") };
+  const rt = {
+    containerId: "chain-1",
+    netns: lab.podPath(0),
+    ifname: "eth0",
+    node: lab.node,
+    cniArgs: ARGS("db-0"),
+  };
   const result = await addNetworkList(list, rt);
   assert.equal(result.interfaces[0].name, "eth0");
   assert.equal(result.ips[0].address, "10.0.1.20/24");
   assert.equal(result.ips[0].interface, 0);
   const { nsExec } = await import("./lib/netns.ts");
-  assert.equal((await nsExec(lab.pods[0], "cat", "/proc/sys/net/ipv4/conf/eth0/arp_notify")).trim(), "1", "tuning ran on octopus's interface");
+  assert.equal(
+    (await nsExec(lab.pods[0], "cat", "/proc/sys/net/ipv4/conf/eth0/arp_notify")).trim(),
+    "1",
+    "tuning ran on octopus's interface",
+  );
   await checkNetworkList(list, rt, result);
   await delNetworkList(list, rt, result);
   await delNetworkList(list, rt, result);
   assert.deepEqual(await allocations(`${lab.tmp}/store`), []);
   assert.deepEqual((await ipJson(lab.pods[0], "link", "show")).map((l: any) => l.ifname), ["lo"]);
+});
+
+Deno.test("octopus forwards GC to anchor: allocations of attachments that are gone are released", async () => {
+  await using lab = await OctopusLab.create(2);
+  await seedStore(`${lab.tmp}/store`);
+  const c = { ...anchorConf(lab, "10.0.1.0/24"), cniVersion: "1.1.0" };
+  assert.equal((await lab.octopus("ADD", 0, c, { cniArgs: ARGS("a-0"), containerId: "keep" })).code, 0);
+  assert.equal((await lab.octopus("ADD", 1, c, { cniArgs: ARGS("b-0"), containerId: "stale" })).code, 0);
+  assert.deepEqual(await allocations(`${lab.tmp}/store`), ["10.0.1.20", "10.0.1.21"]);
+  const { runPlugin } = await import("./lib/plugin.ts");
+  const gc = await runPlugin("octopus", {
+    command: "GC",
+    conf: { ...c, "cni.dev/valid-attachments": [{ containerID: "keep", ifname: "eth0" }] },
+    node: lab.node,
+  });
+  assert.equal(gc.code, 0, gc.stdout + gc.stderr);
+  assert.deepEqual(await allocations(`${lab.tmp}/store`), ["10.0.1.20"]);
 });

@@ -189,3 +189,40 @@ Deno.test("octopus rejects bad configs with code 7 naming the field", async () =
   }
   assert.deepEqual(hostLocalAllocations(lab, "lan"), []);
 });
+
+Deno.test("octopus rolls back the link and the address when a later step fails", async () => {
+  await using lab = await OctopusLab.create(1);
+  // A route via a gateway outside the pod's subnet: the kernel refuses it after the macvlan exists.
+  const ipam = {
+    ...hostLocal(lab, "10.0.1.0/24", "10.0.1.1"),
+    routes: [{ dst: "10.99.0.0/16", gw: "10.55.0.1" }],
+  };
+  const r = await lab.octopus("ADD", 0, conf(lab, 0, { ipam }));
+  assert.equal(r.json?.code, 101, r.stdout + r.stderr);
+  assert.equal(r.json.details, "ENETUNREACH");
+  assert.deepEqual(
+    (await ipJson(lab.pods[0], "link", "show")).map((l: any) => l.ifname),
+    ["lo"],
+    "macvlan removed",
+  );
+  assert.deepEqual(hostLocalAllocations(lab, "lan"), [], "address released");
+});
+
+Deno.test("octopus leaves an existing interface of the requested name alone and cleans up after itself", async () => {
+  await using lab = await OctopusLab.create(1);
+  await sh("ip", "-n", lab.pods[0], "link", "add", "eth0", "type", "veth", "peer", "name", "other");
+  const r = await lab.octopus("ADD", 0, conf(lab, 0, { mtu: 1400 }));
+  assert.equal(r.json?.code, 101, r.stdout + r.stderr);
+  assert.equal(r.json.details, "EEXIST");
+  const names = (await ipJson(lab.pods[0], "link", "show")).map((l: any) => l.ifname).sort();
+  assert.deepEqual(names, ["eth0", "lo", "other"], "no temporary link left, the veth untouched");
+  assert.deepEqual(hostLocalAllocations(lab, "lan"), []);
+  // DEL of that name must not delete someone else's veth either.
+  assert.equal((await lab.octopus("DEL", 0, conf(lab, 0))).code, 0);
+  assert.ok((await ipJson(lab.pods[0], "link", "show", "eth0")).length === 1);
+  await sh("ip", "-n", lab.pods[0], "link", "del", "eth0");
+  const ok = await lab.octopus("ADD", 0, conf(lab, 0, { mtu: 1400 }));
+  assert.equal(ok.code, 0, ok.stdout);
+  const [link] = await ipJson(lab.pods[0], "link", "show", "eth0");
+  assert.equal(link.mtu, 1400);
+});
