@@ -43,6 +43,22 @@ function dirs(lab: OctopusLab) {
   return { ...d, flags };
 }
 
+/** Installs with shims from CLUSTER, as the DaemonSet would on node A, and checks it succeeded. */
+async function installShims(lab: OctopusLab, d: ReturnType<typeof dirs>) {
+  const r = await anchorCmd(
+    lab.node,
+    "install",
+    ...d.flags,
+    "--cluster-network",
+    CLUSTER,
+    "--create-macvlan",
+    "--store",
+    d.store,
+  );
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  return r;
+}
+
 async function addrs(ns: string, dev: string): Promise<string[]> {
   const [link] = await ipJson(ns, "addr", "show", "dev", dev);
   return link.addr_info.filter((a: any) => a.family === "inet").map((a: any) => `${a.local}/${a.prefixlen}`);
@@ -56,17 +72,7 @@ Deno.test("install in a node namespace: shims take the masters' addresses, confi
   await using lab = await OctopusLab.create(1);
   await addressNode(lab);
   const d = dirs(lab);
-  const inst = await anchorCmd(
-    lab.node,
-    "install",
-    ...d.flags,
-    "--cluster-network",
-    CLUSTER,
-    "--create-macvlan",
-    "--store",
-    d.store,
-  );
-  assert.equal(inst.code, 0, inst.stdout + inst.stderr);
+  const inst = await installShims(lab, d);
   assert.match(inst.stdout, /created acr00 on eth0\.2 with 10\.0\.1\.8\/24/);
 
   const links = await ipJson(lab.node, "-d", "link", "show");
@@ -99,17 +105,7 @@ Deno.test("install in a node namespace: shims take the masters' addresses, confi
   assert.equal(Deno.readLinkSync(`${d.bin}/octopus`), "ratchet");
 
   // Idempotent: a second run adopts what is there.
-  const again = await anchorCmd(
-    lab.node,
-    "install",
-    ...d.flags,
-    "--cluster-network",
-    CLUSTER,
-    "--create-macvlan",
-    "--store",
-    d.store,
-  );
-  assert.equal(again.code, 0, again.stdout + again.stderr);
+  const again = await installShims(lab, d);
   assert.match(again.stdout, /kept acr00/);
   assert.deepEqual(await addrs(lab.node, "acr00"), ["10.0.1.8/24"]);
   assert.deepEqual(await defaultRoutes(lab.node), ["10.0.1.1 acr00"]);
@@ -137,17 +133,7 @@ Deno.test("the node reaches an octopus pod through the shim, using the installed
   await using lab = await OctopusLab.create(1);
   await addressNode(lab);
   const d = dirs(lab);
-  const inst = await anchorCmd(
-    lab.node,
-    "install",
-    ...d.flags,
-    "--cluster-network",
-    CLUSTER,
-    "--create-macvlan",
-    "--store",
-    d.store,
-  );
-  assert.equal(inst.code, 0, inst.stdout + inst.stderr);
+  await installShims(lab, d);
   const store = await openStore({ kind: "file", dir: d.store });
   try {
     await store.put("/anchor/ns/default", "10.0.1.[30-39]");
@@ -193,27 +179,13 @@ Deno.test("install never clobbers a foreign config without --force, and refuses 
   Deno.mkdirSync(d.conf, { recursive: true });
   const foreign = `{"cniVersion":"0.4.0","name":"other","plugins":[{"type":"bridge"}]}\n`;
   Deno.writeTextFileSync(`${d.conf}/10-anchor.conflist`, foreign);
-  const refused = await anchorCmd(
-    lab.node,
-    "install",
-    ...d.flags,
-    "--cluster-network",
-    CLUSTER,
-    "--skip-binaries",
-  );
+  const noShims = [...d.flags, "--cluster-network", CLUSTER, "--skip-binaries"];
+  const refused = await anchorCmd(lab.node, "install", ...noShims);
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /was not written by anchor install; pass --force/);
   assert.equal(Deno.readTextFileSync(`${d.conf}/10-anchor.conflist`), foreign);
 
-  const forced = await anchorCmd(
-    lab.node,
-    "install",
-    ...d.flags,
-    "--cluster-network",
-    CLUSTER,
-    "--skip-binaries",
-    "--force",
-  );
+  const forced = await anchorCmd(lab.node, "install", ...noShims, "--force");
   assert.equal(forced.code, 0, forced.stderr);
   const conf = JSON.parse(Deno.readTextFileSync(`${d.conf}/10-anchor.conflist`));
   assert.deepEqual(conf.plugins[0].octopus, { "10.0.1.0/24": "eth0.2", "10.0.2.0/24": "eth0.3" });

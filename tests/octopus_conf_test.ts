@@ -9,7 +9,7 @@ import { loadAnchorConf } from "../mod/anchor/config.ts";
 import type { CniEnv, NetConf } from "../mod/cni/mod.ts";
 import { loadOctopusConf } from "../mod/octopus/mod.ts";
 import { openStore } from "../mod/store/mod.ts";
-import { startEtcd } from "./lib/etcd.ts";
+import { startEtcd, type TestEtcd } from "./lib/etcd.ts";
 import { startKubeApi } from "./lib/kube_api.ts";
 import { ipJson, sh } from "./lib/netns.ts";
 import { relayIntoNetns } from "./lib/netns_relay.ts";
@@ -118,12 +118,7 @@ Deno.test("the original 10-anchor.conf works as it is: kubeconfig + policy, etcd
       annotations: { "cni.anchor.org/subnet": "10.0.1.0/24" },
       owner: { kind: "StatefulSet", name: "web" },
     });
-    const store = await openStore({
-      kind: "etcd",
-      endpoints: [etcd.endpoint],
-      ...storeTls(etcd.tls!),
-      timeoutMs: 5000,
-    });
+    const store = await openEtcdStore(etcd);
     try {
       await store.put("/anchor/ns/shop", "10.0.1.[40-49]");
       await store.put("/anchor/gw/10.0.1.0/24", "10.0.1.1");
@@ -165,12 +160,7 @@ Deno.test("the original 10-anchor.conf works as it is: kubeconfig + policy, etcd
       api.requests.some((q) => q.path === "/api/v1/namespaces/shop/pods/web-0" && q.auth === "token"),
     );
 
-    const check = await openStore({
-      kind: "etcd",
-      endpoints: [etcd.endpoint],
-      ...storeTls(etcd.tls!),
-      timeoutMs: 5000,
-    });
+    const check = await openEtcdStore(etcd);
     try {
       const kv = await check.list("/anchor/cn/");
       // The original's four fields lead the record; anchor may append its own after them.
@@ -187,6 +177,15 @@ Deno.test("the original 10-anchor.conf works as it is: kubeconfig + policy, etcd
   }
 });
 
-function storeTls(tls: { caFile: string; certFile: string; keyFile: string }) {
-  return { caCertFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile };
+/** The test etcd as the store, over its TLS with the client certificate. */
+function openEtcdStore(etcd: TestEtcd) {
+  const tls = etcd.tls!;
+  return openStore({
+    kind: "etcd",
+    endpoints: [etcd.endpoint],
+    caCertFile: tls.caFile,
+    certFile: tls.certFile,
+    keyFile: tls.keyFile,
+    timeoutMs: 5000,
+  });
 }

@@ -5,36 +5,39 @@
 import { PROGRAM_VERSION } from "../role.ts";
 import type { ClusterNetworkItem } from "./cluster_network.ts";
 import { GENERATED_BY } from "./files.ts";
+import type { InstallOptions } from "./options.ts";
 
 /** Which main plugin the node uses, as the original's ANCHOR_MODE named it. */
 export type AnchorMode = "octopus" | "macvlan";
 
-/** Everything the rendered config depends on. */
-export interface RenderInput {
-  /** octopus: subnet -> master on this node. */
-  octopus: Record<string, string>;
-  /** This node's items; their addresses become anchor's `node_ips`. */
-  items: ClusterNetworkItem[];
-  mode: AnchorMode;
-  /** macvlan mode (bridge, private, vepa, passthru); omitted means bridge. */
-  macvlanMode?: string;
-  mtu?: number;
-  /** etcd endpoints, comma-separated; without them anchor uses its file store. */
-  etcdEndpoints?: string;
-  etcdCaFile?: string;
-  etcdCertFile?: string;
-  etcdKeyFile?: string;
-  /** The file store's directory. */
-  store?: string;
-  /** The Kubernetes service range, routed via the node (anchor's `service_ipnet`). */
-  serviceIpnet?: string;
-  kubeconfig?: string;
-  logFile?: string;
-  logLevel?: string;
-  /** Network name; "anchor" as in the original. */
-  name?: string;
-  cniVersion?: string;
-}
+/** Everything the rendered config depends on: the install options it uses, and this node's entries. */
+export type RenderInput =
+  & Partial<
+    Pick<
+      InstallOptions,
+      | "macvlanMode"
+      | "mtu"
+      | "etcdEndpoints"
+      | "etcdCaFile"
+      | "etcdCertFile"
+      | "etcdKeyFile"
+      | "store"
+      | "serviceIpnet"
+      | "kubeconfig"
+      | "logFile"
+      | "logLevel"
+    >
+  >
+  & {
+    mode: AnchorMode;
+    /** octopus: subnet -> master on this node. */
+    octopus: Record<string, string>;
+    /** This node's items; their addresses become anchor's `node_ips`. */
+    items: ClusterNetworkItem[];
+    /** Network name; "anchor" as in the original. */
+    name?: string;
+    cniVersion?: string;
+  };
 
 /** The marker value this version writes. */
 export function generatedBy(): string {
