@@ -4,14 +4,26 @@
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import type { Result } from "../cni/result.ts";
 import type { Handle, Link } from "../netlink/mod.ts";
-import { canonicalAddr, canonicalDst, canonicalIfaceCidr, familyOfCidr, ipsFor, routeGateway } from "./select.ts";
+import {
+  canonicalAddr,
+  canonicalDst,
+  canonicalIfaceCidr,
+  familyOfCidr,
+  ipsFor,
+  routeGateway,
+} from "./select.ts";
 
 /**
  * CHECK found a difference (CNI code 105). `what` says which part ("link", "mac", "address",
  * "route"), `expected` what the result holds, `actual` what the kernel has, when there is something.
  */
 export class IfaceCheckError extends CniError {
-  constructor(readonly ifname: string, readonly what: string, readonly expected: string, readonly actual?: string) {
+  constructor(
+    readonly ifname: string,
+    readonly what: string,
+    readonly expected: string,
+    readonly actual?: string,
+  ) {
     super(
       ErrorCode.CheckFailed,
       `CHECK: ${what} of ${ifname} differs from the previous result`,
@@ -53,10 +65,14 @@ export function checkIface(handle: Handle, ifname: string, result: Result): Link
       const gw = routeGateway(r, ips);
       const found = routes.some((k) =>
         k.family === family && canonicalDst(k.dst, family) === dst &&
-        (gw === undefined ? k.gw === undefined : k.gw !== undefined && canonicalAddr(k.gw) === canonicalAddr(gw)) &&
+        (gw === undefined
+          ? k.gw === undefined
+          : k.gw !== undefined && canonicalAddr(k.gw) === canonicalAddr(gw)) &&
         (r.table === undefined || k.table === r.table)
       );
-      if (!found) throw new IfaceCheckError(ifname, "route", `${r.dst}${gw ? ` via ${gw}` : ""}`, "no such route");
+      if (!found) {
+        throw new IfaceCheckError(ifname, "route", `${r.dst}${gw ? ` via ${gw}` : ""}`, "no such route");
+      }
     }
   }
   return link;

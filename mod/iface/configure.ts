@@ -3,7 +3,7 @@
  * plugin of this program that configures an interface (octopus, ratchet).
  */
 import type { Result } from "../cni/result.ts";
-import { isErrno, type Handle, type Link } from "../netlink/mod.ts";
+import { type Handle, isErrno, type Link } from "../netlink/mod.ts";
 import { familyOfCidr, ipsFor, routeGateway } from "./select.ts";
 
 /** Raised when the interface to configure does not exist in the handle's namespace. */
@@ -38,7 +38,12 @@ export interface ConfigureOptions {
  * const pod = Handle.open(env.netns);
  * try { configureIface(pod, "eth0", result); } finally { pod.close(); }
  */
-export function configureIface(handle: Handle, ifname: string, result: Result, opts: ConfigureOptions = {}): Link {
+export function configureIface(
+  handle: Handle,
+  ifname: string,
+  result: Result,
+  opts: ConfigureOptions = {},
+): Link {
   const link = handle.linkByName(ifname);
   if (!link) throw new IfaceMissingError(ifname);
   const ips = ipsFor(result, ifname);

@@ -46,14 +46,22 @@ export interface OctopusConf {
 export function loadOctopusConf(netConf: NetConf): OctopusConf {
   const raw = netConf.octopus;
   if (!raw || typeof raw !== "object" || Array.isArray(raw)) {
-    throw configError("octopus", "must be an object mapping subnets to master interfaces, e.g. {\"10.0.1.0/24\": \"eth0.2\"}");
+    throw configError(
+      "octopus",
+      'must be an object mapping subnets to master interfaces, e.g. {"10.0.1.0/24": "eth0.2"}',
+    );
   }
   const masters: MasterEntry[] = [];
   for (const [subnet, master] of Object.entries(raw as Record<string, unknown>)) {
     const cidr = parseCidrOrReason(subnet.trim());
-    if (typeof cidr === "string") throw configError(`octopus[${JSON.stringify(subnet)}]`, `is not a subnet (${cidr})`);
+    if (typeof cidr === "string") {
+      throw configError(`octopus[${JSON.stringify(subnet)}]`, `is not a subnet (${cidr})`);
+    }
     if (typeof master !== "string" || !validIfname(master)) {
-      throw configError(`octopus[${JSON.stringify(subnet)}]`, `must name a master interface, got ${JSON.stringify(master)}`);
+      throw configError(
+        `octopus[${JSON.stringify(subnet)}]`,
+        `must name a master interface, got ${JSON.stringify(master)}`,
+      );
     }
     masters.push({ subnet, cidr, master });
   }
@@ -71,7 +79,10 @@ export function loadOctopusConf(netConf: NetConf): OctopusConf {
   if (!ipam || typeof ipam !== "object" || typeof ipam.type !== "string" || !ipam.type) {
     throw configError("ipam.type", "must name the IPAM plugin (anchor, host-local, static, ...)");
   }
-  if (netConf.dns !== undefined && (typeof netConf.dns !== "object" || netConf.dns === null || Array.isArray(netConf.dns))) {
+  if (
+    netConf.dns !== undefined &&
+    (typeof netConf.dns !== "object" || netConf.dns === null || Array.isArray(netConf.dns))
+  ) {
     throw configError("dns", "must be an object {nameservers, domain, search, options}");
   }
   return {

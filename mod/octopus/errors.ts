@@ -34,7 +34,11 @@ export class MasterMissingError extends CniError {
  */
 export class MasterDownError extends CniError {
   constructor(readonly master: string, readonly subnet: string) {
-    super(ErrorCode.NotFound, `master interface ${master} for subnet ${subnet} is down`, "bring it up first (ip link set dev " + master + " up)");
+    super(
+      ErrorCode.NotFound,
+      `master interface ${master} for subnet ${subnet} is down`,
+      "bring it up first (ip link set dev " + master + " up)",
+    );
     this.name = "MasterDownError";
   }
 }

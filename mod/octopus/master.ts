@@ -43,7 +43,10 @@ export function masterForAddress(masters: MasterEntry[], address: string): Maste
  *
  * @throws UnknownSubnetError (code 103) when nothing matches
  */
-export function chooseMaster(masters: MasterEntry[], pick: { subnet?: string; addresses?: string[] }): MasterEntry {
+export function chooseMaster(
+  masters: MasterEntry[],
+  pick: { subnet?: string; addresses?: string[] },
+): MasterEntry {
   if (pick.subnet) {
     const m = masterForSubnet(masters, pick.subnet);
     if (!m) throw new UnknownSubnetError(`subnet ${pick.subnet}`, masters.map((e) => e.subnet));
@@ -54,7 +57,9 @@ export function chooseMaster(masters: MasterEntry[], pick: { subnet?: string; ad
     if (m) return m;
   }
   throw new UnknownSubnetError(
-    pick.addresses?.length ? `address ${pick.addresses.join(", ")}` : "a pod with no subnet annotation and no address",
+    pick.addresses?.length
+      ? `address ${pick.addresses.join(", ")}`
+      : "a pod with no subnet annotation and no address",
     masters.map((e) => e.subnet),
   );
 }

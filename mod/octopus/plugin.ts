@@ -2,9 +2,17 @@
  * octopus: a macvlan for the pod on whichever of the node's masters carries its subnet.
  * Read as the spec of ADD, DEL and CHECK; the bytes live in mod/netlink, the addresses in IPAM.
  */
-import { appendResult, CniError, ErrorCode, type Invocation, log, type Plugin, type Result } from "../cni/mod.ts";
+import {
+  appendResult,
+  CniError,
+  ErrorCode,
+  type Invocation,
+  log,
+  type Plugin,
+  type Result,
+} from "../cni/mod.ts";
 import { checkIface, configureIface } from "../iface/mod.ts";
-import { Handle, isNotFound, linkAddInNetns, type Link, NotNetnsError } from "../netlink/mod.ts";
+import { Handle, isNotFound, type Link, linkAddInNetns, NotNetnsError } from "../netlink/mod.ts";
 import { loadOctopusConf, type MasterEntry, type OctopusConf } from "./config.ts";
 import { MasterDownError, MasterMissingError, NoAddressError } from "./errors.ts";
 import { ipamAdd, ipamCheck, ipamDel, ipamGc } from "./ipam.ts";
@@ -75,7 +83,12 @@ async function add({ conf, netConf, env }: Invocation<OctopusConf>): Promise<Res
     };
     const configured = configureIface(pod, env.ifname, ours);
     ours.interfaces![0].mac = configured.mac;
-    log.info("macvlan ready", { master: entry.master, subnet: entry.subnet, ifname: env.ifname, ips: ipam.ips.map((i) => i.address) });
+    log.info("macvlan ready", {
+      master: entry.master,
+      subnet: entry.subnet,
+      ifname: env.ifname,
+      ips: ipam.ips.map((i) => i.address),
+    });
     // Placed after other plugins in a chain, octopus adds its interface to what they made.
     return netConf.prevResult ? appendResult(netConf.prevResult, ours) : ours;
   } catch (e) {
@@ -124,8 +137,14 @@ function removeLink(netns: string, ifname: string): void {
 async function check({ conf, netConf, env }: Invocation<OctopusConf>): Promise<void> {
   const prev = netConf.prevResult;
   if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, "CHECK needs prevResult: the result of ADD");
-  const mine = prev.interfaces?.findIndex((i) => i.name === env.ifname && (!i.sandbox || i.sandbox === env.netns)) ?? -1;
-  if (mine < 0) throw new CniError(ErrorCode.CheckFailed, `CHECK: prevResult has no interface ${env.ifname} in ${env.netns}`);
+  const mine =
+    prev.interfaces?.findIndex((i) => i.name === env.ifname && (!i.sandbox || i.sandbox === env.netns)) ?? -1;
+  if (mine < 0) {
+    throw new CniError(
+      ErrorCode.CheckFailed,
+      `CHECK: prevResult has no interface ${env.ifname} in ${env.netns}`,
+    );
+  }
   await ipamCheck({ conf, netConf, env });
 
   const addresses = (prev.ips ?? []).filter((ip) => ip.interface === mine).map((ip) => ip.address);
@@ -140,7 +159,12 @@ async function check({ conf, netConf, env }: Invocation<OctopusConf>): Promise<v
     const mode = link.macvlan?.mode;
     if (mode !== conf.mode) throw checkError(env.ifname, "macvlan mode", conf.mode, String(mode));
     if (link.parentIndex !== master.index) {
-      throw checkError(env.ifname, "master", `${entry.master} (index ${master.index})`, `index ${link.parentIndex}`);
+      throw checkError(
+        env.ifname,
+        "master",
+        `${entry.master} (index ${master.index})`,
+        `index ${link.parentIndex}`,
+      );
     }
   } finally {
     pod.close();
@@ -149,7 +173,11 @@ async function check({ conf, netConf, env }: Invocation<OctopusConf>): Promise<v
 }
 
 function checkError(ifname: string, what: string, expected: string, actual: string): CniError {
-  return new CniError(ErrorCode.CheckFailed, `CHECK: ${what} of ${ifname} differs`, `expected ${expected}, found ${actual}`);
+  return new CniError(
+    ErrorCode.CheckFailed,
+    `CHECK: ${what} of ${ifname} differs`,
+    `expected ${expected}, found ${actual}`,
+  );
 }
 
 /** The octopus plugin for the dispatcher. */

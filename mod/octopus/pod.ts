@@ -17,12 +17,15 @@ export const SUBNET_KEY = "cni.anchor.org/subnet";
  * mod/kube is loaded only when the API is asked.
  */
 export async function subnetAnnotation(netConf: NetConf, env: CniEnv): Promise<string | undefined> {
-  const fromConf = stringIn(netConf.runtimeConfig, "runtimeConfig") ?? stringIn(netConf.args?.cni, "args.cni");
+  const fromConf = stringIn(netConf.runtimeConfig, "runtimeConfig") ??
+    stringIn(netConf.args?.cni, "args.cni");
   if (fromConf !== undefined) return fromConf;
   const namespace = env.args.get("K8S_POD_NAMESPACE"), name = env.args.get("K8S_POD_NAME");
   const ipam = netConf.ipam ?? {};
   const blocks = { kubernetes: netConf.kubernetes ?? ipam.kubernetes, policy: netConf.policy ?? ipam.policy };
-  if (!namespace || !name || (blocks.kubernetes === undefined && blocks.policy === undefined)) return undefined;
+  if (!namespace || !name || (blocks.kubernetes === undefined && blocks.policy === undefined)) {
+    return undefined;
+  }
   const kube = await import("../kube/mod.ts");
   const settings = kube.kubeSettingsFromConfig(blocks);
   if (!settings) return undefined;
@@ -35,6 +38,8 @@ function stringIn(block: unknown, field: string): string | undefined {
   if (!block || typeof block !== "object" || Array.isArray(block)) return undefined;
   const v = (block as Record<string, unknown>)[SUBNET_KEY];
   if (v === undefined) return undefined;
-  if (typeof v !== "string") throw configError(`${field}["${SUBNET_KEY}"]`, "must be a string, as an annotation is");
+  if (typeof v !== "string") {
+    throw configError(`${field}["${SUBNET_KEY}"]`, "must be a string, as an annotation is");
+  }
   return v.trim() || undefined;
 }

@@ -40,7 +40,21 @@ export class OctopusLab implements AsyncDisposable {
     try {
       for (const [i, l] of LANS.entries()) {
         const lan = spaces.name(1 + i);
-        await sh("ip", "-n", lab.node, "link", "add", l.master, "type", "veth", "peer", "name", "sw", "netns", lan);
+        await sh(
+          "ip",
+          "-n",
+          lab.node,
+          "link",
+          "add",
+          l.master,
+          "type",
+          "veth",
+          "peer",
+          "name",
+          "sw",
+          "netns",
+          lan,
+        );
         await sh("ip", "-n", lan, "addr", "add", `${l.gateway}/24`, "dev", "sw");
         await sh("ip", "-n", lan, "link", "set", "sw", "up");
         await sh("ip", "-n", lab.node, "link", "set", l.master, "up");
@@ -65,7 +79,12 @@ export class OctopusLab implements AsyncDisposable {
   }
 
   /** Runs octopus inside the node namespace, as a runtime on that node would. */
-  octopus(command: string, pod: number, conf: unknown, extra: { ifname?: string; cniArgs?: string; containerId?: string; noNetns?: boolean } = {}) {
+  octopus(
+    command: string,
+    pod: number,
+    conf: unknown,
+    extra: { ifname?: string; cniArgs?: string; containerId?: string; noNetns?: boolean } = {},
+  ) {
     return runPlugin("octopus", {
       command,
       containerId: extra.containerId ?? `ctr-${this.pods[pod]}`,
@@ -149,7 +168,14 @@ async function hasPing(): Promise<boolean> {
 async function tcpProbe(ns: string, ip: string, target: string): Promise<boolean> {
   const port = 40000 + Math.floor(Math.random() * 20000);
   const server = new Deno.Command("ip", {
-    args: ["netns", "exec", target, Deno.execPath(), "eval", `const l = Deno.listen({hostname: "${ip}", port: ${port}}); console.log("ready"); const c = await l.accept(); c.close(); l.close();`],
+    args: [
+      "netns",
+      "exec",
+      target,
+      Deno.execPath(),
+      "eval",
+      `const l = Deno.listen({hostname: "${ip}", port: ${port}}); console.log("ready"); const c = await l.accept(); c.close(); l.close();`,
+    ],
     stdout: "piped",
     stderr: "null",
   }).spawn();
@@ -157,7 +183,12 @@ async function tcpProbe(ns: string, ip: string, target: string): Promise<boolean
   await reader.read();
   reader.releaseLock();
   try {
-    await nsExec(ns, Deno.execPath(), "eval", `const c = await Deno.connect({hostname: "${ip}", port: ${port}}); c.close();`);
+    await nsExec(
+      ns,
+      Deno.execPath(),
+      "eval",
+      `const c = await Deno.connect({hostname: "${ip}", port: ${port}}); c.close();`,
+    );
     return true;
   } catch {
     return false;
