@@ -5,9 +5,16 @@ export const role: Role = {
   name: "ratchet-child",
   summary: "ratchet's background helper; ratchet starts it, people and runtimes do not",
   plugin: () => Promise.resolve(refusingPlugin("ratchet-child is started by the ratchet plugin; configure type \"ratchet\" instead")),
-  commands: {},
+  commands: {
+    wait: {
+      usage: "wait --container ID --pod NAMESPACE/NAME   (the request comes on stdin)",
+      summary: "wait for the pod's peers and make its links as they arrive (ratchet runs this)",
+      run: async (args) => (await import("./child_run.ts")).childWait(args),
+    },
+  },
 };
 
+/** Entry for the `ratchet-child` name. */
 export function main(args: string[]): Promise<never> {
   return runRole(role, args);
 }

@@ -1,12 +1,43 @@
-import { refusingPlugin, type Role, runRole } from "../role.ts";
+import { type Role, runRole } from "../role.ts";
 
+const STORE_FLAGS = "[--store DIR | --etcd-endpoints URLS [--etcd-*-file F]]";
+
+/** `ratchet`: the CNI plugin, and the topology commands of the DSL. Everything loads when used. */
 export const role: Role = {
   name: "ratchet",
   summary: "isolated point-to-point links between pods: veth on one node, vxlan across nodes",
-  plugin: () => Promise.resolve(refusingPlugin("ratchet is not implemented yet")),
-  commands: {},
+  plugin: async () => (await import("./plugin.ts")).ratchetPlugin,
+  commands: {
+    lint: {
+      usage: "lint [--format text|json] FILE...",
+      summary: "check topology files and print every problem, compiler style",
+      run: async (args) => (await import("../../dsl/cli.ts")).lintCommand(args),
+    },
+    render: {
+      usage: "render FILE --to pod-specs|store|cni-config [--node NODE]",
+      summary: "print what a topology stands for: pod specs, store keys, or a CNI config",
+      run: async (args) => (await import("../../dsl/cli.ts")).renderCommand(args),
+    },
+    apply: {
+      usage: `apply FILE [--prune] ${STORE_FLAGS}`,
+      summary: "write a topology's nodes, pods, links, pools and gateways into the store",
+      run: async (args) => {
+        const [{ dslStore, withFlagStore }, { applyCommand }] = await Promise.all([import("./cli.ts"), import("../../dsl/cli.ts")]);
+        return withFlagStore(args, (rest, store) => applyCommand(rest, dslStore(store)));
+      },
+    },
+    status: {
+      usage: `status [FILE] ${STORE_FLAGS}`,
+      summary: "show what apply owns in the store; with FILE, exit 1 when the store differs from it",
+      run: async (args) => {
+        const [{ dslStore, withFlagStore }, { statusCommand }] = await Promise.all([import("./cli.ts"), import("../../dsl/cli.ts")]);
+        return withFlagStore(args, (rest, store) => statusCommand(rest, dslStore(store)));
+      },
+    },
+  },
 };
 
+/** Entry for the `ratchet` name. */
 export function main(args: string[]): Promise<never> {
   return runRole(role, args);
 }

@@ -1,0 +1,40 @@
+/** CHECK's half of the links: is every end ADD (or the child) made still in the kernel as recorded? */
+import { CniError, ErrorCode } from "../cni/errors.ts";
+import { Handle } from "../netlink/mod.ts";
+import type { Store } from "../store/mod.ts";
+import { type EndRecord, KEY, type LinkState, parseRecord } from "./keys.ts";
+import { checkEnd } from "./plumb.ts";
+
+/**
+ * Checks each made end of the container in `netns`: present, up, its kind, its address, and for a
+ * vxlan its VNI and remote. Ends still being made (a peer not there yet) are skipped: that is
+ * not a difference, only unfinished work. Returns the ends' interface names.
+ *
+ * @throws CniError code 105 naming the first difference
+ */
+export async function checkEnds(store: Store, containerId: string, netns: string): Promise<Set<string>> {
+  const prefix = KEY.ends(containerId);
+  const ends = await store.list(prefix);
+  const names = new Set<string>();
+  if (ends.length === 0) return names;
+  const h = Handle.open(netns);
+  try {
+    for (const kv of ends) {
+      const ifname = kv.key.slice(prefix.length);
+      const rec = parseRecord<EndRecord>(kv);
+      if (!rec) continue;
+      names.add(ifname);
+      const st = parseRecord<LinkState>(await store.get(KEY.state(rec.link)));
+      const mine = st?.ends[rec.end];
+      if (!st || mine?.container_id !== containerId) {
+        throw new CniError(ErrorCode.CheckFailed, `CHECK: link ${rec.link} has no record of ${ifname}`);
+      }
+      if (st.kind === "veth" ? st.status !== "up" : !mine.up) continue;
+      // No MAC comparison: a veth re-made after the peer came back has new MACs, and that is a repair.
+      checkEnd(h, { ifname, kind: rec.kind, ip: rec.ip, vni: st.vni, remote: mine.remote });
+    }
+  } finally {
+    h.close();
+  }
+  return names;
+}

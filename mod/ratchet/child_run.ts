@@ -1,0 +1,123 @@
+/**
+ * `ratchet-child wait`: the detached process that finishes a pod's links when its peers arrive.
+ * It watches the store (etcd watch; the file store polls), settles after every change, and exits
+ * when every link is made, when its pod's registration goes (DEL, or a newer container), on
+ * SIGTERM from DEL, or at its deadline; every exit is logged.
+ */
+import { parseArgs } from "node:util";
+import { configureLog, log } from "../cni/log.ts";
+import { openStore, type Watch } from "../store/mod.ts";
+import { CHILD_NAME, type ChildRequest } from "./child.ts";
+import { loadRatchetConf } from "./conf.ts";
+import { type ChildRecord, KEY, parseRecord } from "./keys.ts";
+import { attachRecord } from "./register.ts";
+import { setsid } from "./setsid.ts";
+import { settle } from "./settle.ts";
+import { ignoreEtcdCancel } from "./store_guard.ts";
+
+/** A pass runs at least this often, in case a watch event was lost. */
+const RETRY_MS = 2000;
+/** How long the child lets the peer's side finish a veth it claimed. */
+const CLAIM_WAIT_MS = 5000;
+
+/**
+ * Runs the child; returns its exit status (0: done, stopped, or no longer needed; 1: gave up).
+ *
+ * @param argv `--container ID --pod NAMESPACE/NAME`, for people reading `ps`; the request comes on stdin
+ */
+export async function childWait(argv: string[]): Promise<number> {
+  // First of all: out of the runtime's process group before anyone kills it.
+  setsid();
+  const { values } = parseArgs({
+    args: argv,
+    options: { container: { type: "string" }, pod: { type: "string" } },
+    strict: true,
+  });
+  const req = JSON.parse(await new Response(Deno.stdin.readable).text()) as ChildRequest;
+  if (values.container !== undefined && values.container !== req.containerId) {
+    throw new Error(`--container ${values.container} does not match the request's ${req.containerId}`);
+  }
+  configureLog({
+    file: req.conf.log_file,
+    level: req.conf.log_level,
+    base: { role: CHILD_NAME, container: req.containerId },
+  });
+  const conf = loadRatchetConf(req.conf);
+  const self = { namespace: req.namespace, pod: req.pod };
+  if (conf.store.kind === "etcd") ignoreEtcdCancel();
+  const store = await openStore(conf.store);
+  let stopped = false, dirty = true;
+  let wake = () => {};
+  const onTerm = () => {
+    stopped = true;
+    wake();
+  };
+  Deno.addSignalListener("SIGTERM", onTerm);
+  const watches: Watch[] = [];
+  try {
+    for (const prefix of ["/ratchet/attach/", "/ratchet/state/"]) {
+      try {
+        watches.push(await store.watch(prefix, () => ((dirty = true), wake()), (e) => log.warn(`watch ${prefix}: ${e.message}`)));
+      } catch (e) {
+        log.warn(`cannot watch ${prefix}, polling every ${RETRY_MS} ms`, { error: (e as Error).message });
+      }
+    }
+    log.info("waiting for peers", { pod: `${self.namespace}/${self.pod}`, until: new Date(req.deadline).toISOString() });
+    let pending: string[] = [];
+    while (!stopped && Date.now() < req.deadline) {
+      dirty = false;
+      try {
+        const attach = await attachRecord(store, self);
+        if (attach?.container_id !== req.containerId) {
+          log.info("the pod's registration is gone or newer; nothing left to do");
+          return 0;
+        }
+        const outcome = await settle({ conf, store, self, attach }, { claimWaitMs: CLAIM_WAIT_MS });
+        pending = [...outcome.pending, ...outcome.failed.map((f) => f.link)].map((l) => l.id);
+        if (outcome.links.length > 0 && pending.length === 0) {
+          log.info(`all ${outcome.links.length} link(s) made`);
+          return 0;
+        }
+      } catch (e) {
+        log.warn(`pass failed, retrying: ${(e as Error).message}`);
+      }
+      if (!dirty && !stopped) await sleep(Math.min(RETRY_MS, req.deadline - Date.now()), (w) => (wake = w));
+    }
+    if (stopped) {
+      log.info("stopped by SIGTERM");
+      return 0;
+    }
+    log.warn(`gave up waiting after ${Math.round(conf.childTimeoutMs / 1000)} s`, { pending });
+    return 1;
+  } finally {
+    Deno.removeSignalListener("SIGTERM", onTerm);
+    for (const w of watches) {
+      try {
+        w.close();
+      } catch (e) {
+        log.warn(`closing a watch: ${(e as Error).message}`);
+      }
+    }
+    await forget(store, self).catch((e) => log.warn(`cannot remove the child record: ${(e as Error).message}`));
+    await store.close();
+  }
+}
+
+function sleep(ms: number, onWake: (wake: () => void) => void): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, Math.max(ms, 0));
+    onWake(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/** Removes the pod's child record if it is this process's. */
+async function forget(store: Awaited<ReturnType<typeof openStore>>, self: { namespace: string; pod: string }) {
+  const key = KEY.child(self.namespace, self.pod);
+  const kv = await store.get(key);
+  if (parseRecord<ChildRecord>(kv)?.pid === Deno.pid) {
+    await store.txn([{ key, modRevision: kv!.modRevision }], [{ delete: key }]);
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * The kernel side of a link: a veth pair between two pods of one node, or one pod's vxlan end
+ * towards another node. Every interface is created directly in its pod under a temporary name and
+ * renamed there, so the requested name never exists anywhere else, and a failure leaves nothing.
+ */
+import { CniError, ErrorCode } from "../cni/errors.ts";
+import type { Result } from "../cni/result.ts";
+import { checkIface, configureIface } from "../iface/mod.ts";
+import { type Handle, isNotFound, type Link, linkAddInNetns, NetlinkError, tempIfName } from "../netlink/mod.ts";
+
+/** The kinds ratchet makes; an interface of another kind under a link's name is never touched. */
+const OURS = ["veth", "vxlan"];
+/** The vxlan UDP port (IANA's), as the original used. */
+export const VXLAN_PORT = 4789;
+
+/** One pod's side of a link to make. */
+export interface EndPlan {
+  handle: Handle;
+  ifname: string;
+  ip?: string;
+}
+
+/** A vxlan end to make. */
+export interface VxlanPlan extends EndPlan {
+  vni: number;
+  remote: string;
+  /** The underlay's own address; the kernel picks one when empty. */
+  local?: string;
+  underlay: string;
+  mtu?: number;
+}
+
+/** A CNI result holding just this interface and its address, for configureIface and checkIface. */
+function oneInterface(ifname: string, ip: string | undefined, mac?: string): Result {
+  return {
+    cniVersion: "1.1.0",
+    interfaces: [{ name: ifname, ...(mac ? { mac } : {}) }],
+    ips: ip ? [{ address: ip, interface: 0 }] : [],
+  };
+}
+
+/**
+ * Deletes a stale interface of ratchet's kinds under `ifname` (a pod re-created while its old
+ * namespace lived on, a peer that moved). True when one was removed.
+ *
+ * @throws NetlinkError EEXIST when the name belongs to an interface of another kind
+ */
+export function clearStale(h: Handle, ifname: string): boolean {
+  const old = h.linkByName(ifname);
+  if (!old) return false;
+  if (!OURS.includes(old.kind ?? "")) {
+    throw new NetlinkError(17, `making link ${ifname}`, "File exists", `an interface of kind ${old.kind ?? "unknown"} has that name`);
+  }
+  try {
+    h.linkDel(old.index);
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+  }
+  return true;
+}
+
+/**
+ * Makes a veth pair from `node`, one end in each pod, addresses on, up. Returns both ends.
+ * On failure neither end exists.
+ */
+export function makeVeth(node: Handle, a: EndPlan, b: EndPlan, mtu?: number): { a: Link; b: Link } {
+  clearStale(a.handle, a.ifname);
+  clearStale(b.handle, b.ifname);
+  const peerTmp = tempIfName();
+  const linkA = linkAddInNetns(node, a.handle, {
+    kind: "veth",
+    name: a.ifname,
+    mtu,
+    peer: { name: peerTmp, nsFd: b.handle.nsFd },
+  });
+  try {
+    const peer = b.handle.linkByName(peerTmp);
+    if (!peer) throw new NetlinkError(19, `finding veth peer ${peerTmp}`, "No such device");
+    b.handle.linkRename(peer.index, b.ifname);
+    const endB = configureIface(b.handle, b.ifname, oneInterface(b.ifname, b.ip));
+    const endA = configureIface(a.handle, a.ifname, oneInterface(a.ifname, a.ip));
+    return { a: endA, b: endB };
+  } catch (e) {
+    try {
+      a.handle.linkDel(linkA.index);
+    } catch {
+      // Deleting one end takes the other; if even that fails the pod's DEL removes it.
+    }
+    throw e;
+  }
+}
+
+/** Makes one pod's vxlan end on the node's underlay, address on, up. On failure it does not exist. */
+export function makeVxlan(node: Handle, plan: VxlanPlan): Link {
+  clearStale(plan.handle, plan.ifname);
+  const link = linkAddInNetns(node, plan.handle, {
+    kind: "vxlan",
+    name: plan.ifname,
+    id: plan.vni,
+    remote: plan.remote,
+    local: plan.local || undefined,
+    underlay: plan.underlay,
+    port: VXLAN_PORT,
+    learning: false,
+    mtu: plan.mtu,
+  });
+  try {
+    return configureIface(plan.handle, plan.ifname, oneInterface(plan.ifname, plan.ip));
+  } catch (e) {
+    try {
+      plan.handle.linkDel(link.index);
+    } catch {
+      // best effort; DEL removes what is left
+    }
+    throw e;
+  }
+}
+
+/** Deletes a link end of ratchet's kinds; true when there was one. Absence is fine: DEL runs again. */
+export function removeEnd(h: Handle, ifname: string): boolean {
+  const link = h.linkByName(ifname);
+  if (!link || !OURS.includes(link.kind ?? "")) return false;
+  try {
+    h.linkDel(link.index);
+    return true;
+  } catch (e) {
+    if (isNotFound(e)) return false;
+    throw e;
+  }
+}
+
+/** What CHECK expects of one end. */
+export interface EndExpectation {
+  ifname: string;
+  kind: "veth" | "vxlan";
+  ip?: string;
+  mac?: string;
+  vni?: number;
+  remote?: string;
+}
+
+/**
+ * Compares one end with the kernel: exists, up, kind, address, and for a vxlan its VNI and remote.
+ *
+ * @throws CniError code 105 naming the first difference
+ */
+export function checkEnd(h: Handle, want: EndExpectation): Link {
+  const link = checkIface(h, want.ifname, oneInterface(want.ifname, want.ip, want.mac));
+  const differ = (what: string, expected: unknown, actual: unknown) =>
+    new CniError(ErrorCode.CheckFailed, `CHECK: ${what} of ${want.ifname} differs`, `expected ${expected}, found ${actual}`);
+  if (link.kind !== want.kind) throw differ("kind", want.kind, link.kind ?? "none");
+  if (want.vni !== undefined && link.vxlan?.id !== want.vni) throw differ("VNI", want.vni, link.vxlan?.id);
+  if (want.remote !== undefined && link.vxlan?.remote !== want.remote) {
+    throw differ("vxlan remote", want.remote, link.vxlan?.remote ?? "none");
+  }
+  return link;
+}
+
+/**
+ * The address remote nodes should send vxlan traffic to: the first global address of the
+ * underlay, IPv4 before IPv6. Undefined when it has none.
+ */
+export function underlayAddress(node: Handle, underlay: string): string | undefined {
+  const link = node.linkByName(underlay);
+  if (!link) return undefined;
+  const addrs = node.addrList(link.index).filter((a) => a.scope === "global");
+  return (addrs.find((a) => a.family === 4) ?? addrs[0])?.address;
+}
