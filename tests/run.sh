@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test, as root, on a Debian machine. Installs what the tests need when it is missing:
 # deno (from npm, into .tools/), and Debian's etcd-server, containernetworking-plugins, iproute2,
-# openssl and chromium. Extra arguments go to `deno test` (e.g. a single file).
+# openssl, chromium, iputils-ping and time. Extra arguments go to `deno test` (e.g. a single file).
 # The last line is "N passed, N failed", which CI reads.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,8 @@ command -v etcd >/dev/null || missing+=(etcd-server)
 command -v ip >/dev/null || missing+=(iproute2)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v chromium >/dev/null || missing+=(chromium)
+command -v ping >/dev/null || missing+=(iputils-ping)
+[ -x /usr/bin/time ] || missing+=(time)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]}" >&2
   apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null \

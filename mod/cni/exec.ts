@@ -5,8 +5,10 @@ import { parseResult, type Result } from "./result.ts";
 
 /** How to run one delegated plugin (the `delegate`, `boot_network` or an IPAM plugin). */
 export interface ExecRequest {
-  /** The delegate's config; `type` names the binary, looked up in CNI_PATH. */
+  /** The delegate's config; its `type` names the binary unless `plugin` does. */
   conf: Record<string, unknown> & { type?: string };
+  /** The binary to run, when it is not the config's `type`: an IPAM plugin gets the whole network config. */
+  plugin?: string;
   command: "ADD" | "DEL" | "CHECK" | "GC" | "STATUS";
   env: CniEnv;
   /** Overrides CNI_IFNAME, for delegates that configure a different interface. */
@@ -37,7 +39,7 @@ export function findPlugin(type: string, path: string[]): string {
  * and the plugin's name in the message; a crash, timeout or garbage output is code 104.
  */
 export async function execPlugin(req: ExecRequest): Promise<Result | undefined> {
-  const type = String(req.conf.type ?? "");
+  const type = req.plugin ?? String(req.conf.type ?? "");
   const binary = findPlugin(type, req.env.path);
   const timeoutMs = req.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const env: Record<string, string> = {

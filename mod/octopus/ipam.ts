@@ -27,7 +27,7 @@ async function runIpam(inv: Invocation<OctopusConf>, command: Verb): Promise<Res
   // prevResult stays out: IPAM plugins do not read it, and ours is already in the newest shape,
   // which an older-versioned plugin could misread.
   const { prevResult: _, ...conf } = inv.netConf;
-  return await execPlugin({ conf: { ...conf, type: inv.conf.ipam.type }, command, env: inv.env });
+  return await execPlugin({ plugin: inv.conf.ipam.type, conf, command, env: inv.env });
 }
 
 /** IPAM ADD: the addresses, routes and DNS for the pod. */
