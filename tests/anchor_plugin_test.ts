@@ -458,3 +458,39 @@ Deno.test("an unreachable etcd is 'try again later' (11) for ADD, DEL and GC, an
     await ns.cleanup();
   }
 });
+
+Deno.test("in process, as octopus calls it: anchorIpam binds the verbs and throws anchor's CniErrors", async () => {
+  const { anchorIpam } = await import("../mod/anchor/plugin.ts");
+  const { CniError } = await import("../mod/cni/errors.ts");
+  const s = await openAnchorStore("file");
+  try {
+    await seed(s.store, BASE);
+    const env = {
+      command: "ADD",
+      containerId: "inproc",
+      netns: "",
+      ifname: "eth0",
+      args: new Map([["K8S_POD_NAMESPACE", "default"]]),
+      path: [],
+    };
+    const netConf = {
+      ...anchorConf(s, { args: SUBNET }),
+      cniVersion: "1.0.0",
+      name: "octonet",
+      type: "octopus",
+    } as never;
+    const ipam = await anchorIpam(netConf, env);
+    const result = await ipam.add();
+    assert.deepEqual(result.ips, [{ address: "10.0.1.2/24", gateway: "10.0.1.1" }]);
+    assert.equal((await records(s.store)).get("inproc")![6], "octonet");
+    await ipam.del();
+    assert.equal((await records(s.store)).size, 0);
+    await s.wipe();
+    await assert.rejects(
+      ipam.add(),
+      (e: unknown) => e instanceof CniError && e.code === 103 && /no gateway for subnet/.test(e.msg),
+    );
+  } finally {
+    await s.close();
+  }
+});

@@ -76,6 +76,7 @@ async function add({ conf, netConf, env }: Invocation<AnchorConf>): Promise<Resu
       ip: a.record.ip,
       namespace: pod.namespace,
       pod: pod.name,
+      attempts: a.attempts,
     });
     return ipamResult(netConf.cniVersion, a, net, conf);
   });

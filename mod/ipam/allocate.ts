@@ -53,6 +53,8 @@ export interface Allocation {
   subnet: Cidr;
   /** True when the container already held this address (a repeated ADD). */
   reused: boolean;
+  /** Snapshots read before the claim held; more than 1 means races were lost on the way. */
+  attempts: number;
   /** Pool ranges left out because they lie outside the subnet; the caller warns about them. */
   skipped: IpRange[];
 }
@@ -78,6 +80,7 @@ export async function allocate(store: Store, req: AllocateRequest): Promise<Allo
         gateway,
         subnet: req.subnet,
         reused: true,
+        attempts: attempt + 1,
         skipped: [],
       };
     }
@@ -106,7 +109,9 @@ export async function allocate(store: Store, req: AllocateRequest): Promise<Allo
       [{ key: cn, exists: false }, { key: guard, exists: false }],
       [{ put: cn, value: encodeRecord(record) }, { put: guard, value: record.id }],
     );
-    if (won) return { record, address, gateway, subnet: req.subnet, reused: false, skipped };
+    if (won) {
+      return { record, address, gateway, subnet: req.subnet, reused: false, skipped, attempts: attempt + 1 };
+    }
     await pause(attempt);
   }
   throw new StoreConflictError(GUARD_PREFIX, attempts);
