@@ -21,7 +21,7 @@ import { openStore, type Store } from "../store/mod.ts";
 import { loadRatchetConf, type NestedConf, type RatchetConf } from "./conf.ts";
 import { type AttachRecord, type ContainerRecord, KEY, parseRecord } from "./keys.ts";
 import { podMeta } from "./pod_meta.ts";
-import { attachRecord, containerRecord, recordContainer, register, unregister } from "./register.ts";
+import { containerRecord, recordContainer, register, unregister } from "./register.ts";
 import type { PodRef } from "./resolve.ts";
 import type { MadeEnd } from "./settle.ts";
 import { ignoreEtcdCancel } from "./store_guard.ts";
@@ -130,8 +130,7 @@ async function addEligible(
       undo.push(() => delegateCall(conf.bootNetwork!, "DEL", env));
     }
     const parent = await nodeParent(conf, store, node);
-    const previous = await attachRecord(store, self);
-    const attach: AttachRecord = {
+    const wanted: AttachRecord = {
       container_id: env.containerId,
       netns: env.netns,
       node,
@@ -140,17 +139,14 @@ async function addEligible(
       links,
     };
     for (const [field, label] of [["public_ip", LABELS.publicIp], ["target_pod", LABELS.targetPod], ["target_container", LABELS.targetContainer]] as const) {
-      if (labels[label]) attach[field] = labels[label];
-    }
-    if (previous && previous.container_id !== env.containerId) {
-      attach.replaces = { container_id: previous.container_id, netns: previous.netns };
+      if (labels[label]) wanted[field] = labels[label];
     }
     const [{ settle }, { releaseEnds, sweepPrevious }, { hasLiveChild, spawnChild }] = await Promise.all([
       import("./settle.ts"),
       import("./release.ts"),
       import("./child.ts"),
     ]);
-    await register(store, self, attach, {
+    const attach = await register(store, self, wanted, {
       namespace: self.namespace,
       pod: self.pod,
       ifname: env.ifname,

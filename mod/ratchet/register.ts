@@ -20,18 +20,24 @@ function peerIndexKeys(self: PodRef, rec: AttachRecord): string[] {
 
 /**
  * Registers an eligible pod, replacing the registration of an earlier container of the same pod
- * (a re-created pod); that container keeps its own container record for its own DEL.
+ * (a re-created pod): the written record names that container in `replaces`, and it keeps its own
+ * container record for its own DEL. Returns the record as written.
  */
-export async function register(store: Store, self: PodRef, rec: AttachRecord, container: ContainerRecord): Promise<void> {
+export async function register(store: Store, self: PodRef, rec: AttachRecord, container: ContainerRecord): Promise<AttachRecord> {
   const key = KEY.attach(self.namespace, self.pod);
-  const ops: Op[] = [
-    { put: key, value: JSON.stringify(rec) },
-    { put: KEY.container(rec.container_id), value: JSON.stringify(container) },
-    ...peerIndexKeys(self, rec).map((k) => ({ put: k, value: rec.container_id })),
-  ];
   for (let attempt = 0; attempt < TXN_ATTEMPTS; attempt++) {
-    const old = await store.get(key);
-    if (await store.txn([old ? { key, modRevision: old.modRevision } : { key, exists: false }], ops)) return;
+    const kv = await store.get(key);
+    const old = parseRecord<AttachRecord>(kv);
+    const replaces = !old ? undefined : old.container_id !== rec.container_id
+      ? { container_id: old.container_id, netns: old.netns }
+      : old.replaces;
+    const next: AttachRecord = replaces ? { ...rec, replaces } : rec;
+    const ops: Op[] = [
+      { put: key, value: JSON.stringify(next) },
+      { put: KEY.container(rec.container_id), value: JSON.stringify(container) },
+      ...peerIndexKeys(self, rec).map((k) => ({ put: k, value: rec.container_id })),
+    ];
+    if (await store.txn([kv ? { key, modRevision: kv.modRevision } : { key, exists: false }], ops)) return next;
   }
   throw new Error(`registering pod ${self.namespace}/${self.pod}: ${key} kept changing`);
 }

@@ -8,7 +8,7 @@ import { CniError, ErrorCode } from "../cni/errors.ts";
 import { log } from "../cni/log.ts";
 import { canonicalIp } from "../ip/mod.ts";
 import { Handle } from "../netlink/mod.ts";
-import type { Op, Store } from "../store/mod.ts";
+import type { Compare, Op, Store } from "../store/mod.ts";
 import { MAX_VNI, type RatchetConf } from "./conf.ts";
 import { type AttachRecord, type EndRecord, KEY, type LinkState, parseRecord } from "./keys.ts";
 import { makeVeth, makeVxlan } from "./plumb.ts";
@@ -228,34 +228,21 @@ async function settleVeth(
   throw new CniError(ErrorCode.TryAgainLater, `link ${link.id}: its store record kept changing`);
 }
 
-/** The link's VNI: the one recorded, or the first free one claimed together with the link's state. */
-async function linkVni(s: Settler, link: PodLink): Promise<number> {
-  const key = KEY.state(link.id);
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const kv = await s.store.get(key);
-    const st = parseRecord<LinkState>(kv);
-    if (st?.kind === "vxlan" && st.vni !== undefined) return st.vni;
-    const used = new Set((await s.store.list(KEY.vnis)).map((v) => Number(v.key.slice(KEY.vnis.length))));
-    // After a lost race, skip a few free VNIs at random so concurrent allocators spread out.
-    let skip = attempt === 0 ? 0 : Math.floor(Math.random() * 4 * attempt);
-    let vni = s.conf.vniStart;
-    while (used.has(vni) || skip-- > 0) vni++;
-    while (used.has(vni)) vni++;
-    if (vni > MAX_VNI) throw new CniError(ErrorCode.PoolExhausted, `no free VNI from ${s.conf.vniStart} to ${MAX_VNI}`);
-    const next: LinkState = { kind: "vxlan", vni, ends: {} };
-    const ok = await s.store.txn(
-      [kv ? { key, modRevision: kv.modRevision } : { key, exists: false }, { key: KEY.vni(vni), exists: false }],
-      [{ put: key, value: JSON.stringify(next) }, { put: KEY.vni(vni), value: link.id }],
-    );
-    if (ok) return vni;
-  }
-  throw new CniError(ErrorCode.TryAgainLater, `link ${link.id}: could not claim a VNI`);
+/** A VNI nobody holds, skipping `skip` free ones so that allocators who just collided spread out. */
+async function freeVni(s: Settler, skip: number): Promise<number> {
+  const used = new Set((await s.store.list(KEY.vnis)).map((v) => Number(v.key.slice(KEY.vnis.length))));
+  let vni = s.conf.vniStart;
+  while (used.has(vni) || skip-- > 0) vni++;
+  while (used.has(vni)) vni++;
+  if (vni > MAX_VNI) throw new CniError(ErrorCode.PoolExhausted, `no free VNI from ${s.conf.vniStart} to ${MAX_VNI}`);
+  return vni;
 }
 
-/** Thrown inside a state update when the link's VNI changed under us; the caller starts over. */
-class VniChanged extends Error {}
-
-/** This pod's vxlan end of the link, towards the peer's node. */
+/**
+ * This pod's vxlan end of the link, towards the peer's node. The end is recorded in the link's
+ * state before the kernel work, in the same transaction that claims the link's VNI when it has
+ * none yet, so that a DEL of the peer meanwhile cannot free the VNI under it.
+ */
 async function settleVxlan(s: Settler, h: Handles, link: PodLink, peer: AttachRecord): Promise<MadeEnd> {
   if (!s.attach.parent_interface) {
     throw new CniError(
@@ -270,37 +257,42 @@ async function settleVxlan(s: Settler, h: Handles, link: PodLink, peer: AttachRe
   const mine = endKey(link.local), myId = s.attach.container_id;
   const remote = canonicalIp(peer.parent_address);
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-    const vni = await linkVni(s, link);
-    const st = parseRecord<LinkState>(await s.store.get(key));
-    const end = st?.ends[mine];
-    if (end?.container_id === myId && end.up && end.remote === remote) {
+    const kv = await s.store.get(key);
+    const st = parseRecord<LinkState>(kv);
+    const known = st?.kind === "vxlan" && st.vni !== undefined;
+    const end = known ? st.ends[mine] : undefined;
+    if (known && end?.container_id === myId && end.up && end.remote === remote) {
       const have = h.pod().linkByName(link.local.ifname);
-      if (have?.kind === "vxlan" && have.vxlan?.id === vni) return { link, kind: "vxlan", mac: have.mac, mtu: have.mtu };
+      if (have?.kind === "vxlan" && have.vxlan?.id === st.vni) return { link, kind: "vxlan", mac: have.mac, mtu: have.mtu };
     }
-    const setEnd = (up: boolean) => (old?: LinkState) => {
-      if (old?.kind !== "vxlan" || old.vni !== vni) throw new VniChanged();
-      return { ...old, ends: { ...old.ends, [mine]: { container_id: myId, remote, up } } };
-    };
-    try {
-      // Recorded before the kernel work, so a DEL of the peer meanwhile does not free the VNI.
-      await updateRecord(s.store, key, setEnd(false));
-      await s.store.put(KEY.end(myId, link.local.ifname), endRecord(link, link.local, "vxlan"));
-      const made = makeVxlan(h.node(), {
-        handle: h.pod(),
-        ifname: link.local.ifname,
-        ip: link.local.ip,
-        vni,
-        remote,
-        local: s.attach.parent_address,
-        underlay: s.attach.parent_interface,
-        mtu: link.mtu,
-      });
-      await updateRecord(s.store, key, setEnd(true));
-      log.info(`vxlan ${link.id} end made`, { vni, remote });
-      return { link, kind: "vxlan", mac: made.mac, mtu: made.mtu };
-    } catch (e) {
-      if (!(e instanceof VniChanged)) throw e;
-    }
+    const vni = known ? st.vni! : await freeVni(s, attempt === 0 ? 0 : Math.floor(Math.random() * 4 * attempt));
+    // A veth's ends (the pods shared a node before) went with the namespace that moved.
+    const ends = known ? st.ends : {};
+    const intent: LinkState = { kind: "vxlan", vni, ends: { ...ends, [mine]: { container_id: myId, remote, up: false } } };
+    const ops: Op[] = [
+      { put: key, value: JSON.stringify(intent) },
+      { put: KEY.end(myId, link.local.ifname), value: endRecord(link, link.local, "vxlan") },
+    ];
+    if (!known) ops.push({ put: KEY.vni(vni), value: link.id });
+    const compares: Compare[] = [kv ? { key, modRevision: kv.modRevision } : { key, exists: false }];
+    if (!known) compares.push({ key: KEY.vni(vni), exists: false });
+    if (!(await s.store.txn(compares, ops))) continue;
+    const made = makeVxlan(h.node(), {
+      handle: h.pod(),
+      ifname: link.local.ifname,
+      ip: link.local.ip,
+      vni,
+      remote,
+      local: s.attach.parent_address,
+      underlay: s.attach.parent_interface,
+      mtu: link.mtu,
+    });
+    await updateRecord<LinkState>(s.store, key, (old) => {
+      const e = old?.ends[mine];
+      return old && e?.container_id === myId ? { ...old, ends: { ...old.ends, [mine]: { ...e, up: true } } } : old;
+    });
+    log.info(`vxlan ${link.id} end made`, { vni, remote });
+    return { link, kind: "vxlan", mac: made.mac, mtu: made.mtu };
   }
-  throw new CniError(ErrorCode.TryAgainLater, `link ${link.id}: its VNI kept changing`);
+  throw new CniError(ErrorCode.TryAgainLater, `link ${link.id}: its store record kept changing`);
 }

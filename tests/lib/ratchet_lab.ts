@@ -65,6 +65,8 @@ function forward(nsName: string, port: number): Deno.Listener {
 export class RatchetLab implements AsyncDisposable {
   readonly nodes: LabNode[] = [];
   readonly pods: LabPod[] = [];
+  /** Every container id the lab ever used, re-created pods' old ones too. */
+  readonly containerIds = new Set<string>();
   readonly logFile: string;
   #spaces: TempNetns[] = [];
   #listeners: Deno.Listener[] = [];
@@ -95,10 +97,7 @@ export class RatchetLab implements AsyncDisposable {
           await sh("ip", "-n", n.ns, "link", "set", "eth0", "up");
         }
       }
-      if ("etcd" in at) {
-        const port = Number(new URL(at.etcd).port);
-        for (const n of lab.nodes) lab.#listeners.push(forward(n.ns, port));
-      }
+      if ("etcd" in at) lab.forward(Number(new URL(at.etcd).port));
       lab.#store = await openStore(
         "dir" in at ? { kind: "file", dir: at.dir } : { kind: "etcd", endpoints: [at.etcd], timeoutMs: 5000 },
       );
@@ -107,6 +106,11 @@ export class RatchetLab implements AsyncDisposable {
       await lab.cleanup();
       throw e;
     }
+  }
+
+  /** Makes the host's 127.0.0.1:port reachable at 127.0.0.1:port inside every node (etcd, a Kubernetes API). */
+  forward(port: number): void {
+    for (const n of this.nodes) this.#listeners.push(forward(n.ns, port));
   }
 
   /** The test's own client on the lab's store. */
@@ -155,6 +159,7 @@ export class RatchetLab implements AsyncDisposable {
       containerId: randomId(),
     }));
     this.pods.push(...made);
+    for (const p of made) this.containerIds.add(p.containerId);
     return made;
   }
 
@@ -166,6 +171,7 @@ export class RatchetLab implements AsyncDisposable {
     pod.ns = spaces.name(0);
     pod.path = spaces.path(0);
     pod.containerId = randomId();
+    this.containerIds.add(pod.containerId);
   }
 
   /** Writes the pod's labels/annotations where `ratchet apply` would: /ratchet/pods/<ns>/<pod>. */
@@ -235,9 +241,21 @@ export class RatchetLab implements AsyncDisposable {
     return (await this.store.list(prefix)).map((kv) => kv.key);
   }
 
+  /**
+   * Keys the plugin wrote for this lab's pods and has not removed (apply's keys and the tests' own
+   * are not counted), so labs sharing one etcd do not see each other's.
+   */
+  async leftovers(): Promise<string[]> {
+    const ids = [...this.containerIds];
+    return (await this.store.list("/ratchet/"))
+      .filter((kv) => !/^\/ratchet\/(pods|nodes|links)\//.test(kv.key))
+      .filter((kv) => [kv.key, kv.value].some((t) => t.includes(this.prefix) || ids.some((id) => t.includes(id))))
+      .map((kv) => kv.key);
+  }
+
   /** Deletes every namespace, forwarder and temp file, and (etcd) the ratchet keys; safe to call twice. */
   async cleanup(): Promise<void> {
-    for (const pid of childPids(this.pods.map((p) => p.containerId))) {
+    for (const pid of childPids([...this.containerIds])) {
       try {
         Deno.kill(pid, "SIGKILL");
       } catch { /* gone */ }
