@@ -5,8 +5,9 @@
 import { StoreConflictError, StoreError } from "./errors.ts";
 import type { Store } from "./types.ts";
 
-/** Default attempts for casUpdate: enough for a few hundred concurrent writers on one key. */
-export const DEFAULT_CAS_RETRIES = 50;
+/** Default retries for casUpdate: enough for a hundred processes hammering one key at once. */
+export const DEFAULT_CAS_RETRIES = 60;
+const MAX_BACKOFF_MS = 400;
 
 /**
  * Puts `value` at `key` only if the key is absent. True when this caller now owns the key.
@@ -66,8 +67,11 @@ export async function casUpdate(
       [next === undefined ? { delete: key } : { put: key, value: next }],
     );
     if (ok) return next;
-    // Random pauses that grow keep many losers from colliding again in lockstep.
-    await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(2 ** attempt, 50)));
+    // Exponential backoff with full jitter: losers spread out instead of colliding again in lockstep,
+    // and each lost round on etcd is a raft write, so backing off is what lets the winners through.
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.random() * Math.min(4 * 2 ** attempt, MAX_BACKOFF_MS))
+    );
   }
   throw new StoreConflictError(key, retries + 1);
 }

@@ -13,6 +13,7 @@ import type { Etcd3, ICompare, IKeyValue, IOptions, IRequestOp, Watcher } from "
 import { checkKey, checkTxn } from "./keyspace.ts";
 import { StoreError, StoreSettingsError, StoreUnavailableError } from "./errors.ts";
 import type { EtcdStoreSettings } from "./settings.ts";
+import { allowIpEndpointsOverTls } from "./tls_servername.ts";
 import type { Compare, KeyValue, Op, Store, Watch, WatchEvent } from "./types.ts";
 
 type EtcdModule = typeof import("etcd3");
@@ -23,6 +24,7 @@ const WATCH_RECONNECT_MS = 250;
 /** Builds the client; nothing goes over the network until the first call. */
 export async function openEtcdStore(settings: EtcdStoreSettings): Promise<Store> {
   const credentials = await tlsCredentials(settings);
+  if (settings.endpoints.some((e) => e.startsWith("https://"))) allowIpEndpointsOverTls();
   const etcd = await import("etcd3");
   const options: IOptions = {
     hosts: settings.endpoints,
@@ -59,7 +61,10 @@ async function tlsCredentials(settings: EtcdStoreSettings): Promise<IOptions["cr
 
 /** A cockatiel policy that just runs the call: no circuit breaker keeping a recovered etcd shut out. */
 const passThrough = {
-  execute: <T>(fn: (ctx: unknown) => Promise<T>) => fn({ signal: new AbortController().signal, attempt: 0 }),
+  // async on purpose: the library's markFailed passes a function that throws synchronously and
+  // expects a rejected promise back; a plain call would throw out of a stream event handler.
+  execute: async <T>(fn: (ctx: unknown) => Promise<T>) =>
+    await fn({ signal: new AbortController().signal, attempt: 0 }),
 };
 
 /** Retries on the next endpoint only when no connection was made, i.e. the request was never sent. */
@@ -105,6 +110,8 @@ class EtcdStore implements Store {
   readonly #client: Etcd3;
   readonly #settings: EtcdStoreSettings;
   readonly #watchers = new Set<Watcher>();
+  /** Pending waitFor calls, which close() ends with an error rather than leaving them hanging. */
+  readonly #waiting = new Set<() => void>();
   #closed = false;
 
   constructor(etcd: EtcdModule, client: Etcd3, settings: EtcdStoreSettings) {
@@ -184,6 +191,7 @@ class EtcdStore implements Store {
       let connected = false;
       let lastError: unknown;
       const finish = (settle: () => void) => {
+        this.#waiting.delete(abandon);
         clearTimeout(timer);
         this.#release(watcher);
         settle();
@@ -205,6 +213,9 @@ class EtcdStore implements Store {
           ),
         deadline - Date.now(),
       );
+      const abandon = () =>
+        finish(() => reject(new StoreError(`${this.describe()} was closed while waiting for ${key}`)));
+      this.#waiting.add(abandon);
       watcher.on("connected", () => (connected = true));
       watcher.on("disconnected", (e) => {
         connected = false;
@@ -219,6 +230,7 @@ class EtcdStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const abandon of [...this.#waiting]) abandon();
     // Watchers left attached would make the library reconnect forever after the client closes.
     await Promise.all([...this.#watchers].map((w) => this.#release(w)));
     this.#client.close();

@@ -43,7 +43,8 @@ class FileStore implements Store {
   #lock?: Deno.FsFile;
   /** flock does not exclude callers sharing one descriptor, so writers in this process queue here first. */
   #queue: Promise<unknown> = Promise.resolve();
-  readonly #timers = new Set<Timer>();
+  /** Poll timers, each with what to do when close() stops it (a pending waitFor must not hang). */
+  readonly #timers = new Map<Timer, () => void>();
   #closed = false;
 
   constructor(dir: string) {
@@ -55,14 +56,17 @@ class FileStore implements Store {
     return `file store ${this.#dir}`;
   }
 
+  // Promise.try: the work is synchronous, but callers must get a rejection, not a throw.
   get(key: string): Promise<KeyValue | undefined> {
-    checkKey(key);
-    const space = this.#read();
-    return Promise.resolve(Object.hasOwn(space.keys, key) ? toKeyValue(key, space.keys[key]) : undefined);
+    return Promise.try(() => {
+      checkKey(key);
+      const space = this.#read();
+      return Object.hasOwn(space.keys, key) ? toKeyValue(key, space.keys[key]) : undefined;
+    });
   }
 
   list(prefix: string): Promise<KeyValue[]> {
-    return Promise.resolve(listPrefix(this.#read(), prefix));
+    return Promise.try(() => listPrefix(this.#read(), prefix));
   }
 
   async put(key: string, value: string): Promise<void> {
@@ -74,22 +78,26 @@ class FileStore implements Store {
   }
 
   txn(compares: Compare[], success: Op[], failure: Op[] = []): Promise<boolean> {
-    checkTxn(compares, success, failure);
-    return this.#write((space) => {
-      const ok = compares.every((c) => holds(space, c));
-      return { result: ok, changed: applyOps(space, ok ? success : failure) };
+    return Promise.try(() => {
+      checkTxn(compares, success, failure);
+      return this.#write((space) => {
+        const ok = compares.every((c) => holds(space, c));
+        return { result: ok, changed: applyOps(space, ok ? success : failure) };
+      });
     });
   }
 
   watch(prefix: string, onChange: (ev: WatchEvent) => void): Promise<Watch> {
-    let last = this.#read();
-    const timer = this.#every(() => {
-      const now = this.#readQuietly();
-      if (!now || now.revision === last.revision) return;
-      for (const ev of changes(last, now, prefix)) onChange(ev);
-      last = now;
+    return Promise.try(() => {
+      let last = this.#read();
+      const timer = this.#every(() => {
+        const now = this.#readQuietly();
+        if (!now || now.revision === last.revision) return;
+        for (const ev of changes(last, now, prefix)) onChange(ev);
+        last = now;
+      });
+      return { close: () => this.#stop(timer) };
     });
-    return Promise.resolve({ close: () => this.#stop(timer) });
   }
 
   waitFor(
@@ -97,44 +105,54 @@ class FileStore implements Store {
     predicate: (kv?: KeyValue) => boolean,
     timeoutMs: number,
   ): Promise<KeyValue | undefined> {
-    checkKey(key);
     const deadline = Date.now() + timeoutMs;
     const check = () => {
+      checkKey(key);
       const space = this.#read();
       const kv = Object.hasOwn(space.keys, key) ? toKeyValue(key, space.keys[key]) : undefined;
       return predicate(kv) ? { kv } : undefined;
     };
-    const first = check();
-    if (first) return Promise.resolve(first.kv);
-    return new Promise((resolve, reject) => {
-      const timer = this.#every(() => {
-        try {
-          const hit = check();
-          if (hit || Date.now() >= deadline) {
-            this.#stop(timer);
-            resolve(hit?.kv);
-          }
-        } catch (e) {
-          this.#stop(timer);
-          reject(e);
-        }
-      }, Math.min(POLL_MS, Math.max(timeoutMs, 1)));
+    return Promise.try(() => {
+      const first = check();
+      if (first) return first.kv;
+      return new Promise<KeyValue | undefined>((resolve, reject) => {
+        const timer = this.#every(
+          () => {
+            try {
+              const hit = check();
+              if (hit || Date.now() >= deadline) {
+                this.#stop(timer);
+                resolve(hit?.kv);
+              }
+            } catch (e) {
+              this.#stop(timer);
+              reject(e);
+            }
+          },
+          Math.min(POLL_MS, Math.max(timeoutMs, 1)),
+          () => reject(new StoreError(`${this.describe()} was closed while waiting for ${key}`)),
+        );
+      });
     });
   }
 
   close(): Promise<void> {
     this.#closed = true;
-    for (const timer of this.#timers) clearInterval(timer);
+    const stopped = [...this.#timers];
     this.#timers.clear();
+    for (const [timer, onClose] of stopped) {
+      clearInterval(timer);
+      onClose();
+    }
     this.#lock?.close();
     this.#lock = undefined;
     return Promise.resolve();
   }
 
-  #every(fn: () => void, ms = POLL_MS): Timer {
+  #every(fn: () => void, ms = POLL_MS, onClose = () => {}): Timer {
     this.#open();
     const timer = setInterval(fn, ms);
-    this.#timers.add(timer);
+    this.#timers.set(timer, onClose);
     return timer;
   }
 

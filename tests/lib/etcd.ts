@@ -5,8 +5,10 @@
 
 /** A running test etcd. */
 export interface TestEtcd {
-  /** The client URL, e.g. http://127.0.0.1:41234. */
+  /** The client URL, e.g. http://127.0.0.1:41234 (https:// with `tls`). */
   endpoint: string;
+  /** With `tls`: the CA that signed the server, and a client certificate etcd demands. */
+  tls?: { caFile: string; certFile: string; keyFile: string };
   /** The etcd log file, for reading when a test fails. */
   logFile: string;
   /** Terminates etcd and removes its data directory. */
@@ -41,12 +43,42 @@ export function freePort(): number {
  * }
  * ```
  */
-export async function startEtcd(): Promise<TestEtcd> {
+export async function startEtcd(options: {
+  /** Serve clients over TLS and demand a client certificate. */
+  tls?: boolean;
+  /** The server certificate's subjectAltName; a wrong one lets a test see verification fail. */
+  serverAltName?: string;
+} = {}): Promise<TestEtcd> {
   const dir = await Deno.makeTempDir({ prefix: "rt-etcd-" });
-  const endpoint = `http://127.0.0.1:${freePort()}`;
+  const endpoint = `${options.tls ? "https" : "http"}://127.0.0.1:${freePort()}`;
   const peer = `http://127.0.0.1:${freePort()}`;
+  // Health is read on a plain-http metrics listener, so the check needs no client certificate.
+  const metrics = `http://127.0.0.1:${freePort()}`;
   const logFile = `${dir}/etcd.log`;
+  let tls: TestEtcd["tls"];
+  const tlsArgs: string[] = [];
+  if (options.tls) {
+    try {
+      const pki = await makePki(dir, options.serverAltName ?? "IP:127.0.0.1");
+      tls = { caFile: pki.ca, certFile: pki.clientCert, keyFile: pki.clientKey };
+      tlsArgs.push(
+        "--cert-file",
+        pki.serverCert,
+        "--key-file",
+        pki.serverKey,
+        "--client-cert-auth",
+        "--trusted-ca-file",
+        pki.ca,
+      );
+    } catch (e) {
+      await Deno.remove(dir, { recursive: true });
+      throw e;
+    }
+  }
   const args = [
+    ...tlsArgs,
+    "--listen-metrics-urls",
+    metrics,
     "--name",
     "rt",
     "--data-dir",
@@ -74,7 +106,7 @@ export async function startEtcd(): Promise<TestEtcd> {
   const launch = async () => {
     child = new Deno.Command(ETCD, { args, stdin: "null", stdout: "null", stderr: "null" }).spawn();
     try {
-      await waitHealthy(endpoint, child);
+      await waitHealthy(metrics, child);
     } catch (e) {
       await halt("SIGKILL");
       throw new Error(`${(e as Error).message}; log ${logFile}:\n${await tail(logFile)}`);
@@ -99,6 +131,7 @@ export async function startEtcd(): Promise<TestEtcd> {
   }
   return {
     endpoint,
+    tls,
     logFile,
     async stop() {
       await halt("SIGTERM");
@@ -118,7 +151,7 @@ export async function startEtcd(): Promise<TestEtcd> {
   };
 }
 
-async function waitHealthy(endpoint: string, child: Deno.ChildProcess): Promise<void> {
+async function waitHealthy(metrics: string, child: Deno.ChildProcess): Promise<void> {
   let exited = false;
   void child.status.then(() => (exited = true));
   const deadline = Date.now() + HEALTHY_WITHIN_MS;
@@ -126,7 +159,7 @@ async function waitHealthy(endpoint: string, child: Deno.ChildProcess): Promise<
   while (Date.now() < deadline) {
     if (exited) throw new Error(`etcd exited before becoming healthy`);
     try {
-      const res = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1000) });
+      const res = await fetch(`${metrics}/health`, { signal: AbortSignal.timeout(1000) });
       last = await res.text();
       if (res.ok && JSON.parse(last).health === "true") return;
     } catch (e) {
@@ -134,7 +167,7 @@ async function waitHealthy(endpoint: string, child: Deno.ChildProcess): Promise<
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  throw new Error(`etcd at ${endpoint} not healthy within ${HEALTHY_WITHIN_MS} ms (last: ${last})`);
+  throw new Error(`etcd (metrics ${metrics}) not healthy within ${HEALTHY_WITHIN_MS} ms (last: ${last})`);
 }
 
 async function tail(path: string): Promise<string> {
@@ -143,4 +176,70 @@ async function tail(path: string): Promise<string> {
   } catch {
     return "(no log)";
   }
+}
+
+/** A throwaway CA, a server certificate for `serverAltName`, and a client certificate, all with openssl. */
+async function makePki(dir: string, serverAltName: string) {
+  const f = (name: string) => `${dir}/${name}`;
+  const openssl = async (...args: string[]) => {
+    const out = await new Deno.Command("openssl", { args, stdin: "null", stdout: "null", stderr: "piped" })
+      .output();
+    if (!out.success) throw new Error(`openssl ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`);
+  };
+  const key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  await openssl(
+    "req",
+    "-x509",
+    ...key,
+    "-keyout",
+    f("ca.key"),
+    "-out",
+    f("ca.pem"),
+    "-days",
+    "1",
+    "-subj",
+    "/CN=rt-test-ca",
+  );
+  for (
+    const [name, ext] of [["server", `subjectAltName=${serverAltName}\nextendedKeyUsage=serverAuth`], [
+      "client",
+      "extendedKeyUsage=clientAuth",
+    ]]
+  ) {
+    await Deno.writeTextFile(f(`${name}.ext`), `${ext}\n`);
+    await openssl(
+      "req",
+      ...key,
+      "-keyout",
+      f(`${name}.key`),
+      "-out",
+      f(`${name}.csr`),
+      "-subj",
+      `/CN=rt-test-${name}`,
+    );
+    await openssl(
+      "x509",
+      "-req",
+      "-in",
+      f(`${name}.csr`),
+      "-CA",
+      f("ca.pem"),
+      "-CAkey",
+      f("ca.key"),
+      "-CAcreateserial",
+      "-out",
+      f(`${name}.pem`),
+      "-days",
+      "1",
+      "-extfile",
+      f(`${name}.ext`),
+    );
+  }
+  return {
+    ca: f("ca.pem"),
+    serverCert: f("server.pem"),
+    serverKey: f("server.key"),
+    clientCert: f("client.pem"),
+    clientKey: f("client.key"),
+  };
 }
