@@ -147,13 +147,13 @@ export async function run(): Promise<BenchRow[]> {
     const etcdStore = { kind: "etcd" as const, endpoints: [etcd.endpoint], timeoutMs: 5000 };
     const rows: BenchRow[] = [];
 
+    const stores = [
+      { label: "file store", settings: fileStore, fields: { store: fileStore.dir } },
+      { label: "etcd", settings: etcdStore, fields: { etcd_endpoints: etcd.endpoint } },
+    ];
+
     const refLat = await latency(hostLocalSide(`${tmp}/hl-seq`), "seq", netns);
-    for (
-      const [label, settings, fields] of [
-        ["file store", fileStore, { store: fileStore.dir }],
-        ["etcd", etcdStore, { etcd_endpoints: etcd.endpoint }],
-      ] as const
-    ) {
+    for (const { label, settings, fields } of stores) {
       await seedPool(settings);
       const ours = await latency(anchorSide(fields), "seq", netns);
       rows.push({
@@ -167,12 +167,7 @@ export async function run(): Promise<BenchRow[]> {
     }
 
     const refBurst = await burst(hostLocalSide(`${tmp}/hl-burst`), "burst", netns);
-    for (
-      const [label, settings, fields] of [
-        ["file store", fileStore, { store: fileStore.dir }],
-        ["etcd", etcdStore, { etcd_endpoints: etcd.endpoint }],
-      ] as const
-    ) {
+    for (const { label, settings, fields } of stores) {
       await seedPool(settings);
       const ms = await burst(anchorSide(fields), "burst", netns);
       rows.push({

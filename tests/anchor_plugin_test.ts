@@ -56,6 +56,15 @@ suite("anchor ADD/DEL/CHECK/GC", async (s, netns, step) => {
     extra: { ifname?: string; cniArgs?: string } = {},
   ) => callAnchor({ command: "ADD", id, netns, conf: anchorConf(s, { args: SUBNET, ...o }), ...extra });
 
+  /** CHECK of `id` with a prevResult that holds only `address`. */
+  const checkAddress = (id: string, address: string) =>
+    callAnchor({
+      command: "CHECK",
+      id,
+      netns,
+      conf: { ...anchorConf(s), prevResult: { cniVersion: "1.1.0", ips: [{ address }] } },
+    });
+
   await step(
     "ADD gives the first free address with the gateway, routes in the original's order, and DNS",
     async () => {
@@ -271,12 +280,7 @@ suite("anchor ADD/DEL/CHECK/GC", async (s, netns, step) => {
       });
       const r = await add("new");
       assert.equal(r.json.ips[0].address, "10.0.1.4/24", r.stdout);
-      const check = await callAnchor({
-        command: "CHECK",
-        id: "orig2",
-        netns,
-        conf: { ...anchorConf(s), prevResult: { cniVersion: "1.1.0", ips: [{ address: "10.0.1.3/24" }] } },
-      });
+      const check = await checkAddress("orig2", "10.0.1.3/24");
       assert.equal(check.code, 0, check.stdout);
       // The original's record answers for the container's only interface, whatever its name.
       const again = await add("orig2", {}, { ifname: "eth0" });
@@ -306,12 +310,7 @@ suite("anchor ADD/DEL/CHECK/GC", async (s, netns, step) => {
     ]);
     assert.equal((await add("v6b", conf)).json.ips[0].address, "fd00:1::3/64");
     assert.equal((await add("v6c", conf)).json.code, 102);
-    const check = await callAnchor({
-      command: "CHECK",
-      id: "v6",
-      netns,
-      conf: { ...anchorConf(s), prevResult: { cniVersion: "1.1.0", ips: [{ address: "FD00:1:0::2/64" }] } },
-    });
+    const check = await checkAddress("v6", "FD00:1:0::2/64");
     assert.equal(check.code, 0, check.stdout);
   });
 

@@ -81,3 +81,27 @@ export async function runCommand(body: () => Promise<number>): Promise<number> {
     return 2;
   }
 }
+
+/**
+ * A command with verbs (`pool set`, `pool ls`): the first argument picks the verb.
+ * @example export const gw = subcommands("gw", USAGE, { set, ls: list });
+ */
+export function subcommands(
+  name: string,
+  usage: string,
+  verbs: Record<string, (args: string[]) => Promise<number>>,
+): (args: string[]) => Promise<number> {
+  return (args) =>
+    runCommand(() => {
+      const [verb, ...rest] = args;
+      const run = verb === undefined ? undefined : verbs[verb];
+      if (!run) {
+        const known = Object.keys(verbs).join(" or ");
+        throw new UsageError(
+          usage,
+          verb === undefined ? `missing ${known}` : `unknown ${name} command ${JSON.stringify(verb)}`,
+        );
+      }
+      return run(rest);
+    });
+}

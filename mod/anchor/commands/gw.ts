@@ -1,22 +1,9 @@
 /** `anchor gw set SUBNET GATEWAY` and `anchor gw ls`. */
 import { formatCidr, formatIp } from "../../ip/mod.ts";
 import { checkGateway, checkSubnet, GATEWAY_PREFIX, gatewayKey } from "../../ipam/mod.ts";
-import { parseCommand, print, runCommand, UsageError, withFlagStore } from "../cli.ts";
+import { parseCommand, print, subcommands, withFlagStore } from "../cli.ts";
 
 const USAGE = "gw set SUBNET GATEWAY | gw ls [--json] [STORE FLAGS]";
-
-/** Dispatches `gw set` and `gw ls`. */
-export function gw(args: string[]): Promise<number> {
-  return runCommand(async () => {
-    const [verb, ...rest] = args;
-    if (verb === "set") return await set(rest);
-    if (verb === "ls") return await list(rest);
-    throw new UsageError(
-      USAGE,
-      verb === undefined ? "missing set or ls" : `unknown gw command ${JSON.stringify(verb)}`,
-    );
-  });
-}
 
 /** Stores a gateway under the subnet's canonical key, after the checks ADD makes. */
 async function set(args: string[]): Promise<number> {
@@ -35,3 +22,6 @@ async function list(args: string[]): Promise<number> {
   print(values.json === true, gateways, ["SUBNET", "GATEWAY"], gateways.map((g) => [g.subnet, g.gateway]));
   return 0;
 }
+
+/** `gw set` and `gw ls`. */
+export const gw = subcommands("gw", USAGE, { set, ls: list });

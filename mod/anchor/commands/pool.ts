@@ -1,22 +1,9 @@
 /** `anchor pool set NAMESPACE RANGES` and `anchor pool ls`. */
 import { countRanges, formatRange } from "../../ip/mod.ts";
 import { parsePool, POOL_PREFIX, poolKey } from "../../ipam/mod.ts";
-import { parseCommand, print, runCommand, UsageError, withFlagStore } from "../cli.ts";
+import { parseCommand, print, subcommands, UsageError, withFlagStore } from "../cli.ts";
 
 const USAGE = "pool set NAMESPACE RANGES | pool ls [--json] [STORE FLAGS]";
-
-/** Dispatches `pool set` and `pool ls`. */
-export function pool(args: string[]): Promise<number> {
-  return runCommand(async () => {
-    const [verb, ...rest] = args;
-    if (verb === "set") return await set(rest);
-    if (verb === "ls") return await list(rest);
-    throw new UsageError(
-      USAGE,
-      verb === undefined ? "missing set or ls" : `unknown pool command ${JSON.stringify(verb)}`,
-    );
-  });
-}
 
 /** Stores a pool after checking it with the same parser ADD uses, so a bad item is refused here, not at ADD. */
 async function set(args: string[]): Promise<number> {
@@ -58,3 +45,6 @@ async function list(args: string[]): Promise<number> {
   for (const p of pools) if (p.error) console.error(`warning: ${p.error}`);
   return 0;
 }
+
+/** `pool set` and `pool ls`. */
+export const pool = subcommands("pool", USAGE, { set, ls: list });
