@@ -13,6 +13,7 @@ export const CHILD_NAME = "ratchet-child";
 /** The child's subcommand. */
 export const CHILD_COMMAND = "wait";
 const STOP_GRACE_MS = 3000;
+const SETSID = "/usr/bin/setsid";
 
 /** What the parent hands the child on stdin (never on the command line, which anyone can read). */
 export interface ChildRequest {
@@ -68,7 +69,10 @@ export function childCommand(childPath?: string): { program: string; args: strin
  * stop it even if the child finishes or fails at once.
  */
 export async function spawnChild(store: Store, childPath: string | undefined, req: ChildRequest): Promise<number> {
-  const { program, args } = childCommand(childPath);
+  const cmd = childCommand(childPath);
+  // setsid(1) execs in place (the same pid) and closes the window before the child's own setsid()
+  // runs, in which a kubelet killing the plugin's process group would take the child too.
+  const [program, args] = executable(SETSID) ? [SETSID, [cmd.program, ...cmd.args]] : [cmd.program, cmd.args];
   const env = Object.fromEntries(Object.entries(Deno.env.toObject()).filter(([k]) => !k.startsWith("CNI_")));
   const child = new Deno.Command(program, {
     args: [...args, CHILD_COMMAND, "--container", req.containerId, "--pod", `${req.namespace}/${req.pod}`],
@@ -90,7 +94,7 @@ export async function spawnChild(store: Store, childPath: string | undefined, re
   } finally {
     await writer.close().catch(() => {});
   }
-  log.info(`started ${CHILD_NAME}`, { pid: child.pid, program });
+  log.info(`started ${CHILD_NAME}`, { pid: child.pid, program: cmd.program });
   return child.pid;
 }
 
