@@ -534,7 +534,8 @@ for (const backend of backends) {
 
         const linger = await runWorker(env.settings, ["linger", "/t15/"]);
         assert.equal(linger.ok, true, linger.message ?? "");
-        assert.match(String(linger.waitFor), /was closed while waiting/);
+        // Depending on how far waitFor got, it learns of the close while waiting or as it starts to.
+        assert.match(String(linger.waitFor), /^StoreError: .* (was closed while waiting|is closed)/);
         assert.ok(
           linger.wallMs < cost.wallMs + 1000,
           `with a watch open, the process took ${linger.wallMs} ms to end`,
@@ -548,128 +549,108 @@ for (const backend of backends) {
   });
 }
 
-Deno.test("file store: the data file is readable JSON in the documented shape", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "rt-store-" });
-  const store = await openStore({ kind: "file", dir });
-  try {
-    await store.put("/anchor/ns/default", "10.0.1.[2-9]");
-    await store.put("/anchor/gw/10.0.1.0/24", "10.0.1.1");
-    await store.put("/anchor/ns/default", "10.0.1.[2-20]");
-    const text = await Deno.readTextFile(`${dir}/store.json`);
-    assert.deepEqual(JSON.parse(text), {
-      revision: 3,
-      keys: {
-        "/anchor/gw/10.0.1.0/24": { value: "10.0.1.1", createRevision: 2, modRevision: 2, version: 1 },
-        "/anchor/ns/default": { value: "10.0.1.[2-20]", createRevision: 1, modRevision: 3, version: 2 },
-      },
-    });
-    assert.ok(
-      text.startsWith('{\n  "revision": 3,\n  "keys": {\n    "/anchor/gw/'),
-      "pretty, with keys sorted",
-    );
-    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["store.json", "store.lock"]);
-  } finally {
-    await store.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("file store: reads do not create the directory; the first write does", async () => {
-  const parent = await Deno.makeTempDir({ prefix: "rt-store-" });
-  const dir = `${parent}/var/lib/cni/anchor`;
-  const store = await openStore({ kind: "file", dir });
-  try {
-    assert.equal(await store.get("/a"), undefined);
-    assert.deepEqual(await store.list("/"), []);
-    assert.equal(await store.waitFor("/a", (kv) => kv !== undefined, 50), undefined);
-    await assert.rejects(() => Deno.stat(dir), Deno.errors.NotFound);
-    await store.put("/a", "1");
-    assert.equal((await Deno.stat(`${dir}/store.json`)).isFile, true);
-  } finally {
-    await store.close();
-    await Deno.remove(parent, { recursive: true });
-  }
-});
-
-Deno.test("file store: a leftover temp file from a crash does not matter", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "rt-store-" });
-  const store = await openStore({ kind: "file", dir });
-  try {
-    await store.put("/kept", "yes");
-    await Deno.writeTextFile(`${dir}/store.json.tmp`, '{"revision": 99, "keys": {"/half');
-    assert.equal((await store.get("/kept"))?.value, "yes", "readers ignore the temp file");
-    await store.put("/next", "ok");
-    assert.deepEqual((await store.list("/")).map((kv) => kv.key), ["/kept", "/next"]);
-    await assert.rejects(
-      () => Deno.stat(`${dir}/store.json.tmp`),
-      Deno.errors.NotFound,
-      "the next write replaced it",
-    );
-    assert.equal(JSON.parse(await Deno.readTextFile(`${dir}/store.json`)).revision, 2);
-  } finally {
-    await store.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("file store: a corrupt data file is reported and left alone", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "rt-store-" });
-  const store = await openStore({ kind: "file", dir });
-  try {
-    for (
-      const bad of [
-        '{"revision": 1, "keys": {"/a": ',
-        '{"keys": {}}',
-        '{"revision": 1, "keys": {"/a": {"value": 5}}}',
-      ]
-    ) {
-      await Deno.writeTextFile(`${dir}/store.json`, bad);
-      await assert.rejects(() => store.get("/a"), (e: unknown) => {
-        assert.ok(e instanceof StoreCorruptError);
-        assert.equal(e.path, `${dir}/store.json`);
-        assert.match(e.message, /store\.json is corrupt/);
-        return true;
-      });
-      await assert.rejects(() => store.put("/b", "x"), StoreCorruptError);
-      assert.equal(await Deno.readTextFile(`${dir}/store.json`), bad, "a write did not paper over it");
+/** A test on a fresh file store whose directory (`<tmp>/anchor`) does not exist until the first write. */
+function fileStoreTest(name: string, fn: (store: Store, dir: string) => Promise<void>): void {
+  Deno.test(`file store: ${name}`, async () => {
+    const parent = await Deno.makeTempDir({ prefix: "rt-store-" });
+    const dir = `${parent}/anchor`;
+    const store = await openStore({ kind: "file", dir });
+    try {
+      await fn(store, dir);
+    } finally {
+      await store.close();
+      await Deno.remove(parent, { recursive: true });
     }
-  } finally {
-    await store.close();
-    await Deno.remove(dir, { recursive: true });
+  });
+}
+
+fileStoreTest("the data file is readable JSON in the documented shape", async (store, dir) => {
+  await store.put("/anchor/ns/default", "10.0.1.[2-9]");
+  await store.put("/anchor/gw/10.0.1.0/24", "10.0.1.1");
+  await store.put("/anchor/ns/default", "10.0.1.[2-20]");
+  const text = await Deno.readTextFile(`${dir}/store.json`);
+  assert.deepEqual(JSON.parse(text), {
+    revision: 3,
+    keys: {
+      "/anchor/gw/10.0.1.0/24": { value: "10.0.1.1", createRevision: 2, modRevision: 2, version: 1 },
+      "/anchor/ns/default": { value: "10.0.1.[2-20]", createRevision: 1, modRevision: 3, version: 2 },
+    },
+  });
+  assert.ok(
+    text.startsWith('{\n  "revision": 3,\n  "keys": {\n    "/anchor/gw/'),
+    "pretty, with keys sorted",
+  );
+  assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["store.json", "store.lock"]);
+});
+
+fileStoreTest("reads do not create the directory; the first write does", async (store, dir) => {
+  assert.equal(await store.get("/a"), undefined);
+  assert.deepEqual(await store.list("/"), []);
+  assert.equal(await store.waitFor("/a", (kv) => kv !== undefined, 50), undefined);
+  await assert.rejects(() => Deno.stat(dir), Deno.errors.NotFound);
+  await store.put("/a", "1");
+  assert.equal((await Deno.stat(`${dir}/store.json`)).isFile, true);
+});
+
+fileStoreTest("a leftover temp file from a crash does not matter", async (store, dir) => {
+  await store.put("/kept", "yes");
+  await Deno.writeTextFile(`${dir}/store.json.tmp`, '{"revision": 99, "keys": {"/half');
+  assert.equal((await store.get("/kept"))?.value, "yes", "readers ignore the temp file");
+  await store.put("/next", "ok");
+  assert.deepEqual((await store.list("/")).map((kv) => kv.key), ["/kept", "/next"]);
+  await assert.rejects(
+    () => Deno.stat(`${dir}/store.json.tmp`),
+    Deno.errors.NotFound,
+    "the next write replaced it",
+  );
+  assert.equal(JSON.parse(await Deno.readTextFile(`${dir}/store.json`)).revision, 2);
+});
+
+fileStoreTest("a corrupt data file is reported and left alone", async (store, dir) => {
+  await Deno.mkdir(dir);
+  const broken = [
+    '{"revision": 1, "keys": {"/a": ',
+    '{"keys": {}}',
+    '{"revision": 1, "keys": {"/a": {"value": 5}}}',
+  ];
+  for (const bad of broken) {
+    await Deno.writeTextFile(`${dir}/store.json`, bad);
+    await assert.rejects(() => store.get("/a"), (e: unknown) => {
+      assert.ok(e instanceof StoreCorruptError);
+      assert.equal(e.path, `${dir}/store.json`);
+      assert.match(e.message, /store\.json is corrupt/);
+      return true;
+    });
+    await assert.rejects(() => store.put("/b", "x"), StoreCorruptError);
+    assert.equal(await Deno.readTextFile(`${dir}/store.json`), bad, "a write did not paper over it");
   }
 });
 
-Deno.test("file store: writers killed mid-write never leave an unreadable file", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "rt-store-" });
+fileStoreTest("writers killed mid-write never leave an unreadable file", async (store, dir) => {
   const settings: StoreSettings = { kind: "file", dir };
-  const store = await openStore(settings);
   const children: Deno.ChildProcess[] = [];
   try {
     await store.put("/crash/base", "kept");
     let reads = 0;
     let lastRevision = 0;
     for (let round = 0; round < 4; round++) {
-      const round_children = Array.from(
-        { length: 3 },
-        (_, i) => workerCommand(settings, ["hammer", `/crash/${i}/`]).spawn(),
-      );
-      children.push(...round_children);
+      const writers = [0, 1, 2].map((i) => workerCommand(settings, ["hammer", `/crash/${i}/`]).spawn());
+      children.push(...writers);
       // Read while they write, then kill them at an arbitrary moment.
       const stopAt = Date.now() + 400 + Math.random() * 400;
       while (Date.now() < stopAt) {
-        const data = JSON.parse(await Deno.readTextFile(`${dir}/store.json`).catch(() => '{"revision":0}'));
+        const data = JSON.parse(await Deno.readTextFile(`${dir}/store.json`));
         assert.ok(data.revision >= lastRevision, "the revision never goes back");
         lastRevision = data.revision;
         reads++;
         await sleep(2);
       }
-      for (const child of round_children) child.kill("SIGKILL");
-      await Promise.all(round_children.map((c) => c.status));
+      for (const writer of writers) writer.kill("SIGKILL");
+      await Promise.all(writers.map((c) => c.status));
       const data = JSON.parse(await Deno.readTextFile(`${dir}/store.json`));
       assert.equal(data.keys["/crash/base"].value, "kept");
     }
-    const written = JSON.parse(await Deno.readTextFile(`${dir}/store.json`)).revision;
-    assert.ok(written > 20, `the writers made progress (revision ${written})`);
+    assert.ok(lastRevision > 20, `the writers made progress (revision ${lastRevision})`);
     assert.ok(reads > 50);
     // The lock died with its holders: the store is still writable.
     await store.put("/crash/after", "fine");
@@ -683,24 +664,14 @@ Deno.test("file store: writers killed mid-write never leave an unreadable file",
       }
     }
     await Promise.allSettled(children.map((c) => c.output()));
-    await store.close();
-    await Deno.remove(dir, { recursive: true });
   }
 });
 
-Deno.test("file store: a closed store refuses work and stops its timers", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "rt-store-" });
-  const store = await openStore({ kind: "file", dir });
-  try {
-    const events: WatchEvent[] = [];
-    await store.watch("/", (ev) => events.push(ev));
-    await store.close();
-    await assert.rejects(() => store.get("/a"), /is closed/);
-    await assert.rejects(() => store.put("/a", "1"), /is closed/);
-  } finally {
-    await store.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+fileStoreTest("a closed store refuses work and stops its timers", async (store) => {
+  await store.watch("/", () => {});
+  await store.close();
+  await assert.rejects(() => store.get("/a"), /is closed/);
+  await assert.rejects(() => store.put("/a", "1"), /is closed/);
 });
 
 Deno.test("etcd: an endpoint nobody listens on fails fast with StoreUnavailableError", async () => {
@@ -818,11 +789,8 @@ Deno.test("etcd: TLS with client certificates, to an IP address", async () => {
     assert.match(etcd.endpoint, /^https:\/\/127\.0\.0\.1:/);
     await good.put("/tls/a", "secret");
     assert.equal((await good.get("/tls/a"))?.value, "secret");
-    await assert.rejects(
-      () => noClientCert.get("/tls/a"),
-      /BadCertificate|certificate required/i,
-      "etcd demands a client certificate",
-    );
+    // The refusal shows as a TLS alert or a broken pipe, depending on timing; either way no data.
+    await assert.rejects(() => noClientCert.get("/tls/a"), StoreError, "etcd demands a client certificate");
     await assert.rejects(
       () => unknownCa.get("/tls/a"),
       /unable to verify the first certificate/,

@@ -195,7 +195,13 @@ class FileStore implements Store {
       try {
         const space = this.#read();
         const { result, changed } = change(space);
-        if (changed) this.#persist(space);
+        if (changed) {
+          try {
+            this.#persist(space);
+          } catch (e) {
+            throw new StoreError(`cannot write ${this.#data}: ${(e as Error).message}`, { cause: e });
+          }
+        }
         return result;
       } finally {
         lock.unlockSync();
