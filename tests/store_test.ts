@@ -823,6 +823,47 @@ Deno.test("etcd: TLS refuses a server certificate issued for another address", a
   }
 });
 
+Deno.test("etcd: username and password; a wrong password is an error that is not temporary", async () => {
+  const etcd = await startEtcd();
+  try {
+    // Turning auth on is an admin task outside the store's interface; the test uses the client directly.
+    const { Etcd3 } = await import("etcd3");
+    const admin = new Etcd3({ hosts: etcd.endpoint });
+    try {
+      await admin.role("root").create();
+      await admin.user("root").create("s3cret");
+      await admin.user("root").addRole("root");
+      await admin.auth.authEnable({});
+    } finally {
+      admin.close();
+    }
+    const config = { etcd_endpoints: etcd.endpoint, etcd_username: "root", etcd_timeout_ms: TIMEOUT_MS };
+    const good = await openStore(storeSettingsFromConfig({ ...config, etcd_password: "s3cret" }));
+    const bad = await openStore(storeSettingsFromConfig({ ...config, etcd_password: "wrong" }));
+    const anonymous = await openStore(etcdSettings(etcd.endpoint));
+    try {
+      assert.equal(await claim(good, "/auth/a", "1"), true);
+      assert.equal((await good.get("/auth/a"))?.value, "1");
+      await assert.rejects(() => bad.get("/auth/a"), (e: unknown) => {
+        assert.ok(e instanceof StoreError && !(e instanceof StoreUnavailableError), `got ${e}`);
+        assert.match(e.message, /authentication failed/i);
+        return true;
+      });
+      await assert.rejects(() => anonymous.put("/auth/b", "x"), (e: unknown) => {
+        assert.ok(e instanceof StoreError && !(e instanceof StoreUnavailableError), `got ${e}`);
+        return true;
+      });
+      assert.equal(await good.get("/auth/b"), undefined);
+    } finally {
+      await good.close();
+      await bad.close();
+      await anonymous.close();
+    }
+  } finally {
+    await etcd.stop();
+  }
+});
+
 Deno.test("etcd: unreadable TLS files are a settings error naming the field", async () => {
   await assert.rejects(
     () =>
