@@ -5,7 +5,7 @@
 import { dv } from "./nl/codec.ts";
 import { AF_PACKET } from "./nl/consts.ts";
 import { parseIp, parseMac } from "./nl/inet.ts";
-import { check, closeFd, libc } from "./nl/libc.ts";
+import { check, closeFd, libc, libcExtra } from "./nl/libc.ts";
 
 const SOCK_RAW = 3;
 const SOCK_CLOEXEC = 0x80000;
@@ -53,6 +53,7 @@ export function sendGratuitousArp(index: number, mac: string, ip: string, opts: 
   if (addr.family !== 4) throw new TypeError(`gratuitous ARP is for IPv4, got ${ip}`);
   const frame = garpFrame(parseMac(mac), addr.bytes, opts.op ?? "request");
   const c = libc();
+  const send = libcExtra().sendto;
   const op = `sending gratuitous ARP for ${ip}`;
   // Protocol 0: this socket only sends, so it must not queue every ARP frame it could receive.
   const fd = check(c.socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0), op);
@@ -66,7 +67,7 @@ export function sendGratuitousArp(index: number, mac: string, ip: string, opts: 
     sll[11] = 6;
     sll.fill(0xff, 12, 18);
     for (let i = 0; i < (opts.count ?? 1); i++) {
-      check(c.sendto(fd, frame, BigInt(frame.length), 0, sll, 20), op);
+      check(send(fd, frame, BigInt(frame.length), 0, sll, 20), op);
     }
   } finally {
     closeFd(fd);

@@ -140,7 +140,10 @@ export class Handle {
   }
 
   #index(ref: LinkRef, op: string): number {
-    return typeof ref === "number" ? ref : this.#need(ref, op).index;
+    if (typeof ref === "number") return ref;
+    const index = this.sock.indexOf(ref);
+    if (!index) throw new NetlinkError(ENODEV, op, strerror(ENODEV), `no link ${ref}`);
+    return index;
   }
 
   /**

@@ -4,7 +4,7 @@
  * The files are opened with synchronous libc calls on purpose: /proc/sys/net resolves against
  * the opening thread's namespace, so these work inside {@link withNetns} blocks.
  */
-import { check, closeFd, cstr, libc } from "./nl/libc.ts";
+import { check, closeFd, cstr, libc, libcExtra } from "./nl/libc.ts";
 
 const O_RDONLY_CLOEXEC = 0x80000;
 const O_WRONLY_CLOEXEC = 0x80001;
@@ -36,7 +36,7 @@ export function sysctlSet(key: string, value: string | number): void {
   const fd = check(c.open(cstr(path), O_WRONLY_CLOEXEC), op);
   try {
     const data = new TextEncoder().encode(`${value}\n`);
-    check(c.write(fd, data, BigInt(data.length)), op);
+    check(libcExtra().write(fd, data, BigInt(data.length)), op);
   } finally {
     closeFd(fd);
   }
@@ -49,7 +49,7 @@ export function sysctlGet(key: string): string {
   const fd = check(c.open(cstr(path), O_RDONLY_CLOEXEC), `reading sysctl ${key}`);
   try {
     const buf = new Uint8Array(4096);
-    const n = check(c.read(fd, buf, BigInt(buf.length)), `reading sysctl ${key}`);
+    const n = check(libcExtra().read(fd, buf, BigInt(buf.length)), `reading sysctl ${key}`);
     return new TextDecoder().decode(buf.subarray(0, n)).trimEnd();
   } finally {
     closeFd(fd);

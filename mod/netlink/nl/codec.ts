@@ -58,35 +58,45 @@ export class MessageBuilder {
     return this;
   }
 
+  // Scalars and strings are written in place: a temporary Uint8Array per attribute (each its
+  // own ArrayBuffer) used to cost more than the syscall.
+  #header(type: number, payload: number): number {
+    const at = this.#reserve(4 + payload);
+    this.#view.setUint16(at, 4 + payload, true);
+    this.#view.setUint16(at + 2, type, true);
+    return at + 4;
+  }
+
   /** An attribute whose payload is `data`. */
   attr(type: number, data: Uint8Array): this {
-    const at = this.#reserve(4 + data.length);
-    this.#view.setUint16(at, 4 + data.length, true);
-    this.#view.setUint16(at + 2, type, true);
-    this.#buf.set(data, at + 4);
+    this.#buf.set(data, this.#header(type, data.length));
     return this;
   }
 
   /** A NUL-terminated string attribute. */
   str(type: number, s: string): this {
-    const raw = encoder.encode(s);
-    const data = new Uint8Array(raw.length + 1);
-    data.set(raw);
-    return this.attr(type, data);
+    const at = this.#reserve(4 + s.length * 3 + 1);
+    const { written } = encoder.encodeInto(s, this.#buf.subarray(at + 4, at + 4 + s.length * 3));
+    this.#buf[at + 4 + written] = 0;
+    this.#len = at + align4(4 + written + 1);
+    this.#view.setUint16(at, 4 + written + 1, true);
+    this.#view.setUint16(at + 2, type, true);
+    return this;
   }
 
   u8(type: number, v: number): this {
-    return this.attr(type, Uint8Array.of(v));
+    this.#view.setUint8(this.#header(type, 1), v);
+    return this;
   }
 
   u16be(type: number, v: number): this {
-    return this.attr(type, Uint8Array.of(v >> 8, v & 0xff));
+    this.#view.setUint16(this.#header(type, 2), v, false);
+    return this;
   }
 
   u32(type: number, v: number): this {
-    const d = new Uint8Array(4);
-    new DataView(d.buffer).setUint32(0, v >>> 0, true);
-    return this.attr(type, d);
+    this.#view.setUint32(this.#header(type, 4), v >>> 0, true);
+    return this;
   }
 
   /** Opens a nested attribute; pass the result to {@link end}. */

@@ -6,33 +6,47 @@
  */
 import { NetlinkError } from "../errors.ts";
 
-const SYMBOLS = {
+// Binding costs about 0.13 ms a symbol and every plugin call pays it, so what a Handle needs
+// is bound first and the rest (error text, files, raw frames) only when used.
+const CORE = {
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
-  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
   send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
-  sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
-  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
   setns: { parameters: ["i32", "i32"], result: "i32" },
   // open and ioctl are variadic in C; with integer-only arguments the fixed-arity call is
   // ABI-compatible on the 64-bit targets Deno ships for.
   open: { parameters: ["buffer", "i32"], result: "i32" },
   ioctl: { parameters: ["i32", "u64"], result: "i32" },
+  ioctlPtr: { name: "ioctl", parameters: ["i32", "u64", "buffer"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
+  // Here rather than below: loading the rest after a failure could itself overwrite errno.
   __errno_location: { parameters: [], result: "pointer" },
-  strerror: { parameters: ["i32"], result: "pointer" },
 } as const;
 
-type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+const EXTRA = {
+  strerror: { parameters: ["i32"], result: "pointer" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
+} as const;
 
-let lib: Libc | undefined;
+type Core = Deno.DynamicLibrary<typeof CORE>["symbols"];
+type Extra = Deno.DynamicLibrary<typeof EXTRA>["symbols"];
 
-/** The bound libc symbols, loading libc.so.6 on the first call. */
-export function libc(): Libc {
-  lib ??= Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-  return lib;
+let core: Core | undefined;
+let extra: Extra | undefined;
+
+/** The libc calls a Handle needs, loading libc.so.6 on the first call. */
+export function libc(): Core {
+  core ??= Deno.dlopen("libc.so.6", CORE).symbols;
+  return core;
+}
+
+/** The rarer libc calls: error text, read/write, sendto. */
+export function libcExtra(): Extra {
+  extra ??= Deno.dlopen("libc.so.6", EXTRA).symbols;
+  return extra;
 }
 
 /** The calling thread's errno; read it right after the failing call. */
@@ -43,7 +57,7 @@ export function lastErrno(): number {
 
 /** strerror(n), e.g. "File exists". */
 export function strerror(n: number): string {
-  const p = libc().strerror(n);
+  const p = libcExtra().strerror(n);
   return p ? Deno.UnsafePointerView.getCString(p) : `errno ${n}`;
 }
 

@@ -5,5 +5,5 @@
 export * from "./codec.ts";
 export * from "./consts.ts";
 export * from "./inet.ts";
-export { check, closeFd, cstr, lastErrno, libc, strerror, syscallError } from "./libc.ts";
+export { check, closeFd, cstr, lastErrno, libc, libcExtra, strerror, syscallError } from "./libc.ts";
 export { type BatchItem, NetlinkSocket } from "./socket.ts";

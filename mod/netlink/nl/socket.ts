@@ -22,7 +22,7 @@ import {
   NLMSGERR_ATTR_MSG,
   SOL_NETLINK,
 } from "./consts.ts";
-import { check, closeFd, libc, strerror } from "./libc.ts";
+import { check, closeFd, lastErrno, libc, strerror } from "./libc.ts";
 
 const SOCK_RAW = 3;
 const SOCK_CLOEXEC = 0x80000;
@@ -30,6 +30,9 @@ const SOL_SOCKET = 1;
 const SO_SNDBUF = 7;
 const SO_RCVBUF = 8;
 const SO_RCVTIMEO = 20;
+const SO_RCVBUFFORCE = 33;
+const SIOCGIFINDEX = 0x8933;
+const ENODEV = 19;
 const MSG_TRUNC = 0x20;
 /** A dump answer never exceeds 32 KiB per datagram (the kernel caps it), so 64 KiB always fits. */
 const RECV_BUF = 65536;
@@ -72,13 +75,14 @@ export class NetlinkSocket {
       c.setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, intOpt(1), 4);
       // Room for a large batch of requests and their ACKs.
       c.setsockopt(fd, SOL_SOCKET, SO_SNDBUF, intOpt(1 << 20), 4);
-      c.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, intOpt(1 << 20), 4);
+      // FORCE passes net.core.rmem_max when we are root (plugins are); otherwise take the capped size.
+      if (c.setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, intOpt(1 << 20), 4) < 0) {
+        c.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, intOpt(1 << 20), 4);
+      }
       const tv = new Uint8Array(16);
       dv(tv).setBigInt64(0, BigInt(RECV_TIMEOUT_S), true);
       c.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, 16);
-      const addr = new Uint8Array(12);
-      dv(addr).setUint16(0, AF_NETLINK, true);
-      check(c.bind(fd, addr, 12), "binding netlink socket");
+      // No bind: the kernel assigns the port id on the first send (autobind).
     } catch (e) {
       closeFd(fd);
       throw e;
@@ -160,56 +164,67 @@ export class NetlinkSocket {
    * first failure in order is thrown after all answers are in.
    */
   batch(items: BatchItem[]): void {
-    const pending = new Map<number, string>();
+    // Datagrams stay well below the send buffer, and the requests in flight below what the
+    // receive buffer holds of ACKs.
+    const MAX_BYTES = 64 * 1024;
+    const MAX_IN_FLIGHT = 128;
+    const pending = new Map<number, { op: string; index: number }>();
     let first: { index: number; err: NetlinkError } | undefined;
-    const order = new Map<number, number>();
     let chunk: Uint8Array[] = [];
     let size = 0;
-    const flush = () => {
-      if (!chunk.length) return;
-      const all = new Uint8Array(size);
-      let off = 0;
-      for (const c of chunk) {
-        all.set(c, off);
-        off += c.length;
+
+    const flushAndWait = () => {
+      if (chunk.length) {
+        const all = new Uint8Array(size);
+        let off = 0;
+        for (const c of chunk) {
+          all.set(c, off);
+          off += c.length;
+        }
+        this.#send(all, pending.values().next().value!.op);
+        chunk = [];
+        size = 0;
       }
-      this.#send(all, chunkOp);
-      chunk = [];
-      size = 0;
-    };
-    let chunkOp = "";
-    // Bound each datagram well below the socket's send buffer, and the number in flight below
-    // what the receive buffer holds of ACKs.
-    const MAX_BYTES = 64 * 1024;
-    const MAX_IN_FLIGHT = 256;
-    const drain = (limit: number) => {
-      while (pending.size > limit) {
+      while (pending.size) {
         for (const m of this.#recv("reading batch replies")) {
-          const op = pending.get(m.seq);
-          if (op === undefined || m.type !== NLMSG_ERROR) continue;
+          const p = pending.get(m.seq);
+          if (!p || m.type !== NLMSG_ERROR) continue;
           pending.delete(m.seq);
-          const err = errorOf(m, op);
-          const index = order.get(m.seq)!;
-          if (err && (!first || index < first.index)) first = { index, err };
+          const err = errorOf(m, p.op);
+          if (err && (!first || p.index < first.index)) first = { index: p.index, err };
         }
       }
     };
+
     items.forEach((item, index) => {
       const seq = this.#nextSeq();
       const bytes = item.msg.finish(seq, NLM_F_REQUEST | NLM_F_ACK).slice();
-      if (size + bytes.length > MAX_BYTES || pending.size >= MAX_IN_FLIGHT) {
-        flush();
-        drain(0);
-      }
-      if (!chunk.length) chunkOp = item.op;
+      if (size + bytes.length > MAX_BYTES || pending.size >= MAX_IN_FLIGHT) flushAndWait();
       chunk.push(bytes);
       size += bytes.length;
-      pending.set(seq, item.op);
-      order.set(seq, index);
+      pending.set(seq, { op: item.op, index });
     });
-    flush();
-    drain(0);
+    flushAndWait();
     if (first) throw first.err;
+  }
+
+  /**
+   * The ifindex of the link named `name` in the socket's namespace, or 0 when there is none.
+   *
+   * SIOCGIFINDEX on this socket resolves in the namespace the socket belongs to, and costs a
+   * fraction of an RTM_GETLINK round trip (no message to build, copy and parse).
+   */
+  indexOf(name: string): number {
+    const raw = new TextEncoder().encode(name);
+    if (raw.length > 15) return 0;
+    const ifr = new Uint8Array(40);
+    ifr.set(raw);
+    if (libc().ioctlPtr(this.fd, BigInt(SIOCGIFINDEX), ifr) < 0) {
+      const n = lastErrno();
+      if (n === ENODEV) return 0;
+      throw new NetlinkError(n, `looking up link ${name}`, strerror(n));
+    }
+    return dv(ifr).getInt32(16, true);
   }
 
   /** Closes the socket. */
