@@ -10,9 +10,9 @@ import {
   openAnchorStore,
   records,
   seed,
-  startTlsEtcd,
   STORE_KINDS,
 } from "./lib/anchor_fixture.ts";
+import { startEtcd, type TestEtcd } from "./lib/etcd.ts";
 import { closedPortUrl, startKubeApi } from "./lib/kube_api.ts";
 import { TempNetns } from "./lib/netns.ts";
 
@@ -197,9 +197,10 @@ for (const kind of STORE_KINDS) {
 Deno.test("the original 10-anchor.conf works unchanged: TLS etcd with client certificates, kubeconfig and policy", async () => {
   const api = await startKubeApi();
   const ns = await TempNetns.create(["anchor"]);
-  let etcd: Awaited<ReturnType<typeof startTlsEtcd>> | undefined;
+  let etcd: TestEtcd | undefined;
   try {
-    etcd = await startTlsEtcd(api.pki);
+    etcd = await startEtcd({ tls: true });
+    const tls = etcd.tls!;
     api.setPod({
       namespace: "default",
       name: "nginx-0",
@@ -218,9 +219,9 @@ Deno.test("the original 10-anchor.conf works unchanged: TLS etcd with client cer
       ipam: {
         type: "anchor",
         etcd_endpoints: etcd.endpoint,
-        etcd_key_file: api.pki.clientKeyFile,
-        etcd_cert_file: api.pki.clientCertFile,
-        etcd_ca_cert_file: api.pki.caFile,
+        etcd_key_file: tls.keyFile,
+        etcd_cert_file: tls.certFile,
+        etcd_ca_cert_file: tls.caFile,
         service_ipnet: "10.96.0.0/12",
         node_ips: ["192.168.100.86"],
         kubernetes,
@@ -232,11 +233,11 @@ Deno.test("the original 10-anchor.conf works unchanged: TLS etcd with client cer
       "--etcd-endpoints",
       etcd.endpoint,
       "--etcd-cert-file",
-      api.pki.clientCertFile,
+      tls.certFile,
       "--etcd-key-file",
-      api.pki.clientKeyFile,
+      tls.keyFile,
       "--etcd-ca-cert-file",
-      api.pki.caFile,
+      tls.caFile,
     ];
     assert.equal((await anchorCli(["pool", "set", "default", "192.168.100.[100-120]", ...flags])).code, 0);
     assert.equal((await anchorCli(["gw", "set", "192.168.100.0/24", "192.168.100.1", ...flags])).code, 0);

@@ -4,7 +4,7 @@
  * hand, never through mod/ipam, so a codec bug cannot hide itself.
  */
 import { openStore, type Store } from "../../mod/store/mod.ts";
-import { freePort, startEtcd, type TestEtcd } from "./etcd.ts";
+import { startEtcd, type TestEtcd } from "./etcd.ts";
 import { binDir, type PluginReply, runPlugin } from "./plugin.ts";
 
 /** Which backend a run uses. */
@@ -192,91 +192,4 @@ export async function pool<T, R>(
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
-}
-
-/** An etcd that speaks TLS only and wants a client certificate, as the original's DaemonSet set it up. */
-export interface TlsEtcd {
-  endpoint: string;
-  stop(): Promise<void>;
-}
-
-/**
- * Starts /usr/bin/etcd on a free loopback port with the given PKI (server cert for 127.0.0.1, client
- * certs signed by `caFile`), and waits until a client with `clientCert`/`clientKey` can read.
- */
-export async function startTlsEtcd(
-  pki: {
-    caFile: string;
-    serverCertFile: string;
-    serverKeyFile: string;
-    clientCertFile: string;
-    clientKeyFile: string;
-  },
-): Promise<TlsEtcd> {
-  const dir = await Deno.makeTempDir({ prefix: "rt-etcd-tls-" });
-  const endpoint = `https://127.0.0.1:${freePort()}`, peer = `http://127.0.0.1:${freePort()}`;
-  const child = new Deno.Command("/usr/bin/etcd", {
-    args: [
-      "--name",
-      "rt",
-      "--data-dir",
-      `${dir}/data`,
-      "--listen-client-urls",
-      endpoint,
-      "--advertise-client-urls",
-      endpoint,
-      "--listen-peer-urls",
-      peer,
-      "--initial-advertise-peer-urls",
-      peer,
-      "--initial-cluster",
-      `rt=${peer}`,
-      "--cert-file",
-      pki.serverCertFile,
-      "--key-file",
-      pki.serverKeyFile,
-      "--trusted-ca-file",
-      pki.caFile,
-      "--client-cert-auth",
-      "--log-outputs",
-      `${dir}/etcd.log`,
-      "--logger",
-      "zap",
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const stop = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch { /* already exited */ }
-    await child.status;
-    await Deno.remove(dir, { recursive: true });
-  };
-  const store = await openStore({
-    kind: "etcd",
-    endpoints: [endpoint],
-    timeoutMs: 1000,
-    certFile: pki.clientCertFile,
-    keyFile: pki.clientKeyFile,
-    caCertFile: pki.caFile,
-  });
-  try {
-    for (let i = 0;; i++) {
-      try {
-        await store.get("/health-probe");
-        break;
-      } catch (e) {
-        if (i > 100) throw e;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-  } catch (e) {
-    await store.close();
-    await stop();
-    throw e;
-  }
-  await store.close();
-  return { endpoint, stop };
 }
