@@ -18,6 +18,15 @@ import {
   sysctlGet,
   withNetns,
 } from "../mod/netlink/mod.ts";
+import {
+  getStr,
+  getU16be,
+  getU32,
+  getU8,
+  MessageBuilder,
+  parseAttrs,
+  parseMessages,
+} from "../mod/netlink/nl/mod.ts";
 import { ipJson, nsExec, sh, type TempNetns, withTempNetns } from "./lib/netns.ts";
 
 /** Fresh namespaces with a Handle on each; everything is closed and deleted afterwards. */
@@ -62,6 +71,33 @@ Deno.test("inet: addresses round-trip in iproute2's spelling and bad text is ref
     bytes: undefined,
   });
   assert.throws(() => parseCidr("10.0.0.0/33"), /address\/prefix/);
+});
+
+Deno.test("codec: attributes are aligned, nested and read back; messages split on their lengths", () => {
+  const b = new MessageBuilder(16, 0x400);
+  b.ifinfo(7, 1, 1);
+  b.str(3, "abcde").u8(9, 5).u16be(15, 4789);
+  const outer = b.nest(18);
+  b.str(1, "vxlan");
+  const inner = b.nest(2);
+  b.u32(1, 0xfffffffe).end(inner).end(outer);
+  const one = b.finish(42, 1).slice();
+  assert.equal(one.length % 4, 0);
+  const both = new Uint8Array(one.length * 2);
+  both.set(one);
+  both.set(one, one.length);
+  const msgs = parseMessages(both, both.length);
+  assert.equal(msgs.length, 2);
+  assert.deepEqual([msgs[1].type, msgs[1].flags, msgs[1].seq], [16, 0x401, 42]);
+  const a = parseAttrs(msgs[0].data, 16);
+  assert.equal(getStr(a.get(3)), "abcde");
+  assert.equal(getU8(a.get(9)), 5);
+  assert.equal(getU16be(a.get(15)), 4789);
+  const info = parseAttrs(a.get(18)!);
+  assert.equal(getStr(info.get(1)), "vxlan");
+  assert.equal(getU32(parseAttrs(info.get(2)!).get(1)), 0xfffffffe);
+  // A truncated datagram yields only the whole messages in it.
+  assert.equal(parseMessages(both, one.length + 8).length, 1);
 });
 
 Deno.test("veth: created with its peer directly in another namespace", async () => {
@@ -340,11 +376,19 @@ Deno.test("withNetns: runs synchronously inside, always returns, refuses async b
     assert.throws(() => withNetns(ns.path(0), async () => {}), AsyncInNetnsError);
     assert.equal(Deno.readLinkSync("/proc/thread-self/ns/net"), home);
 
-    // A socket opened inside stays bound to the namespace after the thread returns.
+    // A socket opened inside stays bound to the namespace after the thread returns, including a
+    // Handle opened without a path (the calling thread's namespace at that moment).
+    const here = withNetns(ns.path(0), () => Handle.open());
+    try {
+      here.linkAdd({ kind: "bridge", name: "here0" });
+      assert.deepEqual(here.linkList().map((l) => l.name).sort(), ["here0", "lo"]);
+    } finally {
+      here.close();
+    }
     const h = Handle.open(ns.path(0));
     try {
       h.linkAdd({ kind: "bridge", name: "inside0" });
-      assert.deepEqual(await linkNames(a), ["inside0", "lo"]);
+      assert.deepEqual(await linkNames(a), ["here0", "inside0", "lo"]);
     } finally {
       h.close();
     }
