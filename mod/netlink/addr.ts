@@ -1,10 +1,18 @@
 /**
  * IPv4 and IPv6 addresses on links: the typed object and its messages.
  */
-import { dv, getStr, getU32, MessageBuilder, type NlMessage, parseAttrs } from "./nl/codec.ts";
 import {
-  AF_INET,
-  AF_INET6,
+  afOf,
+  dv,
+  familyDumpMsg,
+  familyOfAf,
+  getStr,
+  getU32,
+  MessageBuilder,
+  type NlMessage,
+  parseAttrs,
+} from "./nl/codec.ts";
+import {
   IFA_ADDRESS,
   IFA_F_NODAD,
   IFA_FLAGS,
@@ -53,7 +61,7 @@ export function addrMsg(add: boolean, index: number, cidr: string, opts: AddrOpt
   const b = new MessageBuilder(add ? RTM_NEWADDR : RTM_DELADDR, flags);
   const head = new Uint8Array(IFADDRMSG_LEN);
   const ifaFlags = opts.noDad ? IFA_F_NODAD : 0;
-  head[0] = c.family === 4 ? AF_INET : AF_INET6;
+  head[0] = afOf(c.family);
   head[1] = c.prefixLen;
   head[2] = ifaFlags;
   head[3] = scopeNumber(opts.scope ?? "global");
@@ -69,14 +77,12 @@ export function addrMsg(add: boolean, index: number, cidr: string, opts: AddrOpt
 
 /** The RTM_GETADDR dump for one family (4, 6) or both. */
 export function addrDumpMsg(family?: 4 | 6): MessageBuilder {
-  const head = new Uint8Array(IFADDRMSG_LEN);
-  head[0] = family === 4 ? AF_INET : family === 6 ? AF_INET6 : 0;
-  return new MessageBuilder(RTM_GETADDR, 0).bytes(head);
+  return familyDumpMsg(RTM_GETADDR, IFADDRMSG_LEN, family);
 }
 
 /** Decodes an RTM_NEWADDR message; undefined for families other than IPv4/IPv6. */
 export function parseAddr(m: NlMessage): Addr | undefined {
-  const family = m.data[0] === AF_INET ? 4 : m.data[0] === AF_INET6 ? 6 : undefined;
+  const family = familyOfAf(m.data[0]);
   if (!family) return undefined;
   const a = parseAttrs(m.data, IFADDRMSG_LEN);
   const raw = (family === 4 ? a.get(IFA_LOCAL) : undefined) ?? a.get(IFA_ADDRESS);

@@ -1,10 +1,17 @@
 /**
  * Routes (IPv4 and IPv6, default routes included): the typed object and its messages.
  */
-import { dv, getU32, MessageBuilder, type NlMessage, parseAttrs } from "./nl/codec.ts";
 import {
-  AF_INET,
-  AF_INET6,
+  afOf,
+  dv,
+  familyDumpMsg,
+  familyOfAf,
+  getU32,
+  MessageBuilder,
+  type NlMessage,
+  parseAttrs,
+} from "./nl/codec.ts";
+import {
   NLM_F_CREATE,
   NLM_F_EXCL,
   NLM_F_REPLACE,
@@ -111,7 +118,7 @@ export function routeMsg(op: RouteOp, spec: RouteSpec, oif?: number): MessageBui
   else if (op === "del") scope = RT_SCOPE_NOWHERE;
   else scope = family === 4 && !spec.gw ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
   const head = new Uint8Array(RTMSG_LEN);
-  head[0] = family === 4 ? AF_INET : AF_INET6;
+  head[0] = afOf(family);
   head[1] = dst?.prefixLen ?? 0;
   head[4] = table < 256 ? table : 0;
   head[5] = op === "del" ? (spec.protocol ?? 0) : (spec.protocol ?? RTPROT_BOOT);
@@ -129,14 +136,12 @@ export function routeMsg(op: RouteOp, spec: RouteSpec, oif?: number): MessageBui
 
 /** The RTM_GETROUTE dump for one family or both. */
 export function routeDumpMsg(family?: 4 | 6): MessageBuilder {
-  const head = new Uint8Array(RTMSG_LEN);
-  head[0] = family === 4 ? AF_INET : family === 6 ? AF_INET6 : 0;
-  return new MessageBuilder(RTM_GETROUTE, 0).bytes(head);
+  return familyDumpMsg(RTM_GETROUTE, RTMSG_LEN, family);
 }
 
 /** Decodes an RTM_NEWROUTE message; undefined for families other than IPv4/IPv6. */
 export function parseRoute(m: NlMessage): Route | undefined {
-  const family = m.data[0] === AF_INET ? 4 : m.data[0] === AF_INET6 ? 6 : undefined;
+  const family = familyOfAf(m.data[0]);
   if (!family) return undefined;
   const a = parseAttrs(m.data, RTMSG_LEN);
   const dstLen = m.data[1];

@@ -4,7 +4,7 @@
  * Host byte order is assumed little-endian (x86_64, arm64): netlink uses host order, and the few
  * big-endian fields (ports) say so in their names.
  */
-import { NLMSG_HDRLEN } from "./consts.ts";
+import { AF_INET, AF_INET6, NLMSG_HDRLEN } from "./consts.ts";
 
 /** Rounds up to netlink's 4-byte alignment. */
 export function align4(n: number): number {
@@ -193,4 +193,24 @@ export function getStr(a: Uint8Array | undefined): string | undefined {
   if (!a) return undefined;
   const nul = a.indexOf(0);
   return decoder.decode(nul >= 0 ? a.subarray(0, nul) : a);
+}
+
+/** AF_INET/AF_INET6 for 4/6, AF_UNSPEC (0) for undefined. */
+export function afOf(family?: 4 | 6): number {
+  return family === 4 ? AF_INET : family === 6 ? AF_INET6 : 0;
+}
+
+/** 4/6 for AF_INET/AF_INET6, undefined for any other address family. */
+export function familyOfAf(af: number): 4 | 6 | undefined {
+  return af === AF_INET ? 4 : af === AF_INET6 ? 6 : undefined;
+}
+
+/**
+ * A dump request whose fixed struct (`headerLen` bytes) starts with the family byte, as
+ * ifaddrmsg and rtmsg do.
+ */
+export function familyDumpMsg(type: number, headerLen: number, family?: 4 | 6): MessageBuilder {
+  const head = new Uint8Array(headerLen);
+  head[0] = afOf(family);
+  return new MessageBuilder(type, 0).bytes(head);
 }
