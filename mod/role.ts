@@ -57,15 +57,15 @@ export async function runRole(role: Role, args: string[]): Promise<never> {
 }
 
 function helpText(role: Role): string {
-  const width = Math.max(0, ...Object.values(role.commands).map((c) => c.usage.length));
   const lines = [
     `${role.name} ${PROGRAM_VERSION}: ${role.summary}`,
     "",
     "As a CNI plugin, a container runtime runs it with CNI_COMMAND set and the network config on stdin.",
     "",
     "Commands:",
-    ...Object.values(role.commands).map((c) => `  ${role.name} ${c.usage.padEnd(width)}  ${c.summary}`),
-    `  ${role.name} --version`.padEnd(width + role.name.length + 3) + "  print the version",
+    ...Object.values(role.commands).flatMap((c) => [`  ${role.name} ${c.usage}`, `      ${c.summary}`]),
+    `  ${role.name} --version`,
+    "      print the version",
   ];
   return lines.join("\n");
 }

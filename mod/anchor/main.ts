@@ -1,3 +1,5 @@
+import { installCommand, uninstallCommand } from "../install/command.ts";
+import { monkeyCommand } from "../monkey/command.ts";
 import { type Role, runRole } from "../role.ts";
 
 /** The `anchor` role: the IPAM plugin and the commands that manage its pools, gateways and allocations. */
@@ -28,6 +30,9 @@ export const role: Role = {
       summary: "release a container's addresses (all of them, or one interface's)",
       run: async (args) => (await import("./commands/release.ts")).releaseCommand(args),
     },
+    monkey: monkeyCommand,
+    install: installCommand,
+    uninstall: uninstallCommand,
   },
 };
 

@@ -7,6 +7,7 @@ import { UsageError } from "../anchor/cli.ts";
 import { type ClusterNetworkItem, parseClusterNetwork } from "./cluster_network.ts";
 import type { AnchorMode } from "./render.ts";
 import { DEFAULT_STATE_FILE } from "./state.ts";
+import { INSTALL_USAGE } from "./command.ts";
 
 /** Everything install and uninstall act on, resolved from flags and environment. */
 export interface InstallOptions {
@@ -39,12 +40,6 @@ export interface InstallOptions {
 }
 
 /** The flags, for --help. */
-export const INSTALL_USAGE =
-  "install [--bin-dir DIR] [--conf-dir DIR] [--conf-file NAME] [--node-name NAME] " +
-  "[--cluster-network STR] [--create-macvlan] [--octopus SUBNET=MASTER]... [--topology FILE] [--mode octopus|macvlan] " +
-  "[--etcd-endpoints URLS [--etcd-ca-cert-file F --etcd-cert-file F --etcd-key-file F] | --store DIR] " +
-  "[--service-ipnet CIDR] [--kubeconfig F] [--state-file F] [--force] [--dry-run] [--wait]";
-
 const FLAGS = {
   "bin-dir": { type: "string" },
   "conf-dir": { type: "string" },
