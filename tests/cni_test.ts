@@ -17,7 +17,12 @@ Deno.test("VERSION answers under every role name, with no config on stdin", asyn
 });
 
 Deno.test("VERSION answers libcni's probe, which sends a cniVersion and no name", async () => {
-  const r = await runPlugin("anchor", { command: "VERSION", conf: { cniVersion: "0.4.0" }, netns: "dummy", ifname: "dummy" });
+  const r = await runPlugin("anchor", {
+    command: "VERSION",
+    conf: { cniVersion: "0.4.0" },
+    netns: "dummy",
+    ifname: "dummy",
+  });
   assert.equal(r.code, 0);
   assert.equal(r.json.cniVersion, "1.1.0");
 });
@@ -29,14 +34,16 @@ Deno.test("the role comes from argv[0]; under another name the first argument na
   }).output();
   assert.match(new TextDecoder().decode(viaArg.stdout), /^octopus 0\.1\.0 /);
   for (const role of ROLES) {
-    const r = await new Deno.Command(`${binDir()}/${role}`, { args: ["--version"], stdout: "piped" }).output();
+    const r = await new Deno.Command(`${binDir()}/${role}`, { args: ["--version"], stdout: "piped" })
+      .output();
     assert.equal(new TextDecoder().decode(r.stdout).split(" ")[0], role);
   }
 });
 
 Deno.test("--help and --version never wait on stdin", async () => {
   for (const flag of ["--help", "--version"]) {
-    const child = new Deno.Command(`${binDir()}/anchor`, { args: [flag], stdin: "piped", stdout: "piped" }).spawn();
+    const child = new Deno.Command(`${binDir()}/anchor`, { args: [flag], stdin: "piped", stdout: "piped" })
+      .spawn();
     const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
     const out = await child.output();
     clearTimeout(timer);
@@ -54,25 +61,116 @@ const errorCases: { what: string; call: Parameters<typeof runPlugin>[1]; code: n
   { what: "garbage on stdin", call: { ...ADD_ENV, conf: "garbage{" }, code: 6 },
   { what: "empty stdin", call: { ...ADD_ENV, conf: "" }, code: 6 },
   { what: "a JSON array", call: { ...ADD_ENV, conf: "[1,2]" }, code: 6 },
-  { what: "an unsupported version", call: { ...ADD_ENV, conf: { cniVersion: "0.2.0", name: "n", type: "anchor" } }, code: 1 },
+  {
+    what: "an unsupported version",
+    call: { ...ADD_ENV, conf: { cniVersion: "0.2.0", name: "n", type: "anchor" } },
+    code: 1,
+  },
   { what: "no cniVersion", call: { ...ADD_ENV, conf: { name: "n", type: "anchor" } }, code: 1 },
-  { what: "CHECK under 0.3.1", call: { ...ADD_ENV, command: "CHECK", conf: { cniVersion: "0.3.1", name: "n", type: "anchor" } }, code: 1 },
-  { what: "GC under 1.0.0", call: { command: "GC", conf: { cniVersion: "1.0.0", name: "n", type: "anchor" } }, code: 1 },
-  { what: "an unknown verb", call: { ...ADD_ENV, command: "FROB", conf: { cniVersion: "1.1.0", name: "n", type: "anchor" } }, code: 4 },
-  { what: "no container id", call: { ...ADD_ENV, containerId: "", conf: { cniVersion: "1.1.0", name: "n", type: "anchor" } }, code: 3 },
-  { what: "a bad container id", call: { ...ADD_ENV, containerId: "-bad/id", conf: { cniVersion: "1.1.0", name: "n", type: "anchor" } }, code: 4 },
-  { what: "an ifname over 15 bytes", call: { ...ADD_ENV, ifname: "a234567890123456", conf: { cniVersion: "1.1.0", name: "n", type: "anchor" } }, code: 4 },
-  { what: "ifname ..", call: { ...ADD_ENV, ifname: "..", conf: { cniVersion: "1.1.0", name: "n", type: "anchor" } }, code: 4 },
-  { what: "ifname with a slash", call: { ...ADD_ENV, ifname: "a/b", conf: { cniVersion: "1.1.0", name: "n", type: "anchor" } }, code: 4 },
-  { what: "ifname with a colon", call: { ...ADD_ENV, ifname: "a:b", conf: { cniVersion: "1.1.0", name: "n", type: "anchor" } }, code: 4 },
-  { what: "ifname with a space", call: { ...ADD_ENV, ifname: "a b", conf: { cniVersion: "1.1.0", name: "n", type: "anchor" } }, code: 4 },
-  { what: "no netns on ADD", call: { ...ADD_ENV, netns: "", conf: { cniVersion: "1.1.0", name: "n", type: "anchor" } }, code: 4 },
-  { what: "a netns that does not exist", call: { ...ADD_ENV, netns: "/run/netns/does-not-exist-x", conf: { cniVersion: "1.1.0", name: "n", type: "anchor" } }, code: 4 },
-  { what: "a netns path that is a plain file", call: { ...ADD_ENV, netns: "/etc/hostname", conf: { cniVersion: "1.1.0", name: "n", type: "anchor" } }, code: 4 },
-  { what: "a netns path that is another namespace kind", call: { ...ADD_ENV, netns: "/proc/self/ns/uts", conf: { cniVersion: "1.1.0", name: "n", type: "anchor" } }, code: 4 },
-  { what: "an unknown CNI_ARGS key", call: { ...ADD_ENV, cniArgs: "FOO=bar", conf: { cniVersion: "1.1.0", name: "n", type: "anchor" } }, code: 4 },
-  { what: "a malformed CNI_ARGS pair", call: { ...ADD_ENV, cniArgs: "IgnoreUnknown=1;novalue", conf: { cniVersion: "1.1.0", name: "n", type: "anchor" } }, code: 4 },
-  { what: "a prevResult in an unsupported version", call: { ...ADD_ENV, conf: { cniVersion: "1.1.0", name: "n", type: "anchor", prevResult: { cniVersion: "0.1.0" } } }, code: 1 },
+  {
+    what: "CHECK under 0.3.1",
+    call: { ...ADD_ENV, command: "CHECK", conf: { cniVersion: "0.3.1", name: "n", type: "anchor" } },
+    code: 1,
+  },
+  {
+    what: "GC under 1.0.0",
+    call: { command: "GC", conf: { cniVersion: "1.0.0", name: "n", type: "anchor" } },
+    code: 1,
+  },
+  {
+    what: "an unknown verb",
+    call: { ...ADD_ENV, command: "FROB", conf: { cniVersion: "1.1.0", name: "n", type: "anchor" } },
+    code: 4,
+  },
+  {
+    what: "no container id",
+    call: { ...ADD_ENV, containerId: "", conf: { cniVersion: "1.1.0", name: "n", type: "anchor" } },
+    code: 3,
+  },
+  {
+    what: "a bad container id",
+    call: { ...ADD_ENV, containerId: "-bad/id", conf: { cniVersion: "1.1.0", name: "n", type: "anchor" } },
+    code: 4,
+  },
+  {
+    what: "an ifname over 15 bytes",
+    call: {
+      ...ADD_ENV,
+      ifname: "a234567890123456",
+      conf: { cniVersion: "1.1.0", name: "n", type: "anchor" },
+    },
+    code: 4,
+  },
+  {
+    what: "ifname ..",
+    call: { ...ADD_ENV, ifname: "..", conf: { cniVersion: "1.1.0", name: "n", type: "anchor" } },
+    code: 4,
+  },
+  {
+    what: "ifname with a slash",
+    call: { ...ADD_ENV, ifname: "a/b", conf: { cniVersion: "1.1.0", name: "n", type: "anchor" } },
+    code: 4,
+  },
+  {
+    what: "ifname with a colon",
+    call: { ...ADD_ENV, ifname: "a:b", conf: { cniVersion: "1.1.0", name: "n", type: "anchor" } },
+    code: 4,
+  },
+  {
+    what: "ifname with a space",
+    call: { ...ADD_ENV, ifname: "a b", conf: { cniVersion: "1.1.0", name: "n", type: "anchor" } },
+    code: 4,
+  },
+  {
+    what: "no netns on ADD",
+    call: { ...ADD_ENV, netns: "", conf: { cniVersion: "1.1.0", name: "n", type: "anchor" } },
+    code: 4,
+  },
+  {
+    what: "a netns that does not exist",
+    call: {
+      ...ADD_ENV,
+      netns: "/run/netns/does-not-exist-x",
+      conf: { cniVersion: "1.1.0", name: "n", type: "anchor" },
+    },
+    code: 4,
+  },
+  {
+    what: "a netns path that is a plain file",
+    call: { ...ADD_ENV, netns: "/etc/hostname", conf: { cniVersion: "1.1.0", name: "n", type: "anchor" } },
+    code: 4,
+  },
+  {
+    what: "a netns path that is another namespace kind",
+    call: {
+      ...ADD_ENV,
+      netns: "/proc/self/ns/uts",
+      conf: { cniVersion: "1.1.0", name: "n", type: "anchor" },
+    },
+    code: 4,
+  },
+  {
+    what: "an unknown CNI_ARGS key",
+    call: { ...ADD_ENV, cniArgs: "FOO=bar", conf: { cniVersion: "1.1.0", name: "n", type: "anchor" } },
+    code: 4,
+  },
+  {
+    what: "a malformed CNI_ARGS pair",
+    call: {
+      ...ADD_ENV,
+      cniArgs: "IgnoreUnknown=1;novalue",
+      conf: { cniVersion: "1.1.0", name: "n", type: "anchor" },
+    },
+    code: 4,
+  },
+  {
+    what: "a prevResult in an unsupported version",
+    call: {
+      ...ADD_ENV,
+      conf: { cniVersion: "1.1.0", name: "n", type: "anchor", prevResult: { cniVersion: "0.1.0" } },
+    },
+    code: 1,
+  },
 ];
 
 for (const c of errorCases) {
@@ -95,8 +193,13 @@ Deno.test("CNI_ARGS: IgnoreUnknown lets unknown keys through; Kubernetes keys ar
 
 const full: Result = {
   cniVersion: "1.1.0",
-  interfaces: [{ name: "eth0", mac: "0a:00:00:00:00:01", mtu: 1400, sandbox: "/run/netns/x" }, { name: "in1" }],
-  ips: [{ address: "10.0.1.5/24", gateway: "10.0.1.1", interface: 0 }, { address: "fd00::5/64", interface: 1 }],
+  interfaces: [{ name: "eth0", mac: "0a:00:00:00:00:01", mtu: 1400, sandbox: "/run/netns/x" }, {
+    name: "in1",
+  }],
+  ips: [{ address: "10.0.1.5/24", gateway: "10.0.1.1", interface: 0 }, {
+    address: "fd00::5/64",
+    interface: 1,
+  }],
   routes: [{ dst: "0.0.0.0/0", gw: "10.0.1.1", priority: 10, mtu: 1400 }],
   dns: { nameservers: ["10.0.0.10"], search: ["svc.cluster.local"] },
 };
@@ -117,20 +220,38 @@ Deno.test("results convert down to every version and read back the same", () => 
 });
 
 Deno.test("a 0.3.1 result with ip versions reads into the 1.1.0 shape", () => {
-  const r = parseResult({ cniVersion: "0.3.1", ips: [{ version: "4", address: "10.1.0.2/16", interface: 0 }], interfaces: [{ name: "eth0" }] });
+  const r = parseResult({
+    cniVersion: "0.3.1",
+    ips: [{ version: "4", address: "10.1.0.2/16", interface: 0 }],
+    interfaces: [{ name: "eth0" }],
+  });
   assert.deepEqual(r.ips, [{ address: "10.1.0.2/16", interface: 0 }]);
-  assert.deepEqual(toVersion(r, "1.0.0"), { cniVersion: "1.0.0", interfaces: [{ name: "eth0" }], ips: [{ address: "10.1.0.2/16", interface: 0 }] });
+  assert.deepEqual(toVersion(r, "1.0.0"), {
+    cniVersion: "1.0.0",
+    interfaces: [{ name: "eth0" }],
+    ips: [{ address: "10.1.0.2/16", interface: 0 }],
+  });
 });
 
 async function sh(cmd: string[]): Promise<string> {
-  const out = await new Deno.Command(cmd[0], { args: cmd.slice(1), stdout: "piped", stderr: "piped" }).output();
+  const out = await new Deno.Command(cmd[0], { args: cmd.slice(1), stdout: "piped", stderr: "piped" })
+    .output();
   if (!out.success) throw new Error(`${cmd.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
   return new TextDecoder().decode(out.stdout);
 }
 
 async function execDelegate(node: string, req: Record<string, unknown>): Promise<any> {
   const child = new Deno.Command("ip", {
-    args: ["netns", "exec", node, Deno.execPath(), "run", "-A", "--quiet", new URL("./lib/exec_plugin_main.ts", import.meta.url).pathname],
+    args: [
+      "netns",
+      "exec",
+      node,
+      Deno.execPath(),
+      "run",
+      "-A",
+      "--quiet",
+      new URL("./lib/exec_plugin_main.ts", import.meta.url).pathname,
+    ],
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
@@ -153,7 +274,12 @@ Deno.test("delegate exec runs Debian's loopback and bridge+host-local plugins in
   try {
     await sh(["ip", "netns", "add", pod]);
     const base = { containerId: `ctr-${tag}`, netns: `/run/netns/${pod}`, path: ["/usr/lib/cni"] };
-    const lo = await execDelegate(node, { ...base, command: "ADD", ifname: "lo", conf: { cniVersion: "1.0.0", name: "lo", type: "loopback" } });
+    const lo = await execDelegate(node, {
+      ...base,
+      command: "ADD",
+      ifname: "lo",
+      conf: { cniVersion: "1.0.0", name: "lo", type: "loopback" },
+    });
     assert.equal(lo.error, undefined, JSON.stringify(lo));
     const loLink = JSON.parse(await sh(["ip", "-n", pod, "-j", "link", "show", "lo"]))[0];
     assert.ok(loLink.flags.includes("UP"), "loopback is up");
@@ -171,15 +297,31 @@ Deno.test("delegate exec runs Debian's loopback and bridge+host-local plugins in
     const address = add.result.ips[0].address as string;
     assert.match(address, /^10\.199\.0\.\d+\/24$/);
     const addrs = JSON.parse(await sh(["ip", "-n", pod, "-j", "addr", "show", "eth0"]))[0].addr_info;
-    assert.ok(addrs.some((a: any) => `${a.local}/${a.prefixlen}` === address), "the pod has the address host-local gave");
+    assert.ok(
+      addrs.some((a: any) => `${a.local}/${a.prefixlen}` === address),
+      "the pod has the address host-local gave",
+    );
     const bridge = JSON.parse(await sh(["ip", "-n", node, "-j", "link", "show", "cnitbr0"]))[0];
     assert.equal(bridge.ifname, "cnitbr0", "the bridge lives in the simulated node");
 
-    const missing = await execDelegate(node, { ...base, command: "ADD", ifname: "eth1", conf: { ...bridgeConf, type: "no-such-plugin" } });
+    const missing = await execDelegate(node, {
+      ...base,
+      command: "ADD",
+      ifname: "eth1",
+      conf: { ...bridgeConf, type: "no-such-plugin" },
+    });
     assert.equal(missing.error.code, 7);
     assert.match(missing.error.msg, /no-such-plugin/);
-    const refused = await execDelegate(node, { ...base, command: "ADD", ifname: "eth0", conf: { ...bridgeConf, ipam: { type: "host-local" } } });
-    assert.ok(refused.error.code > 0 && refused.error.msg.startsWith("plugin bridge ADD failed"), JSON.stringify(refused));
+    const refused = await execDelegate(node, {
+      ...base,
+      command: "ADD",
+      ifname: "eth0",
+      conf: { ...bridgeConf, ipam: { type: "host-local" } },
+    });
+    assert.ok(
+      refused.error.code > 0 && refused.error.msg.startsWith("plugin bridge ADD failed"),
+      JSON.stringify(refused),
+    );
 
     const del = await execDelegate(node, { ...base, command: "DEL", ifname: "eth0", conf: bridgeConf });
     assert.equal(del.error, undefined, JSON.stringify(del));

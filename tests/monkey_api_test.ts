@@ -41,7 +41,9 @@ async function rawGet(base: string, path: string, host: string): Promise<string>
   const { hostname, port } = new URL(base);
   const conn = await Deno.connect({ hostname, port: Number(port) });
   try {
-    await conn.write(new TextEncoder().encode(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
+    await conn.write(
+      new TextEncoder().encode(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`),
+    );
     return await new Response(conn.readable).text();
   } catch (e) {
     conn.close();
@@ -55,7 +57,11 @@ async function value(store: Store, key: string): Promise<string | undefined> {
 
 function assertError(a: Answer, status: number, pattern: RegExp): void {
   assert.equal(a.status, status, `expected ${status}, got ${a.status}: ${JSON.stringify(a.body)}`);
-  assert.equal(typeof a.body?.error, "string", `an error answer is JSON {"error": ...}, got ${JSON.stringify(a.body)}`);
+  assert.equal(
+    typeof a.body?.error,
+    "string",
+    `an error answer is JSON {"error": ...}, got ${JSON.stringify(a.body)}`,
+  );
   assert.match(a.body.error, pattern);
 }
 
@@ -69,22 +75,36 @@ for (const kind of ["file", "etcd"] as const) {
         // default: 10.0.1.2-9 and 10.0.2.8 = 9 addresses; aaa, bbb, ddd hold 10.0.1.2-4, ccc holds 10.0.2.8.
         assert.deepEqual(
           { ...byNs.default, revision: undefined },
-          { namespace: "default", ranges: "10.0.1.[2-9],10.0.2.8", revision: undefined, total: 9, used: 4, reserved: 0, free: 5, problems: [] },
+          {
+            namespace: "default",
+            ranges: "10.0.1.[2-9],10.0.2.8",
+            revision: undefined,
+            total: 9,
+            used: 4,
+            reserved: 0,
+            free: 5,
+            problems: [],
+          },
         );
         assert.equal(byNs.default.revision, (await f.store.get("/anchor/ns/default"))!.modRevision);
         assert.deepEqual([byNs.lab.total, byNs.lab.used, byNs.lab.free], [16, 1, 15]);
       });
 
-      await t.step("GET /api/pools/{ns} answers one pool with its revision as ETag; an unknown one is 404", async () => {
-        const a = await call(f, "GET", "api/pools/default", { token: null });
-        assert.equal(a.status, 200);
-        assert.equal(a.body.namespace, "default");
-        assert.equal(a.headers.get("etag"), `"${a.body.revision}"`);
-        assertError(await call(f, "GET", "api/pools/nope"), 404, /pool "nope" does not exist/);
-      });
+      await t.step(
+        "GET /api/pools/{ns} answers one pool with its revision as ETag; an unknown one is 404",
+        async () => {
+          const a = await call(f, "GET", "api/pools/default", { token: null });
+          assert.equal(a.status, 200);
+          assert.equal(a.body.namespace, "default");
+          assert.equal(a.headers.get("etag"), `"${a.body.revision}"`);
+          assertError(await call(f, "GET", "api/pools/nope"), 404, /pool "nope" does not exist/);
+        },
+      );
 
       await t.step("PUT /api/pools/{ns} creates and edits pools, checked by the store", async () => {
-        const created = await call(f, "PUT", "api/pools/team-a", { body: { ranges: "10.0.5.[2-5], 10.0.5.9", revision: 0 } });
+        const created = await call(f, "PUT", "api/pools/team-a", {
+          body: { ranges: "10.0.5.[2-5], 10.0.5.9", revision: 0 },
+        });
         assert.equal(created.status, 200, JSON.stringify(created.body));
         assert.equal(await value(f.store, "/anchor/ns/team-a"), "10.0.5.[2-5], 10.0.5.9");
         assert.equal(created.body.total, 5);
@@ -105,14 +125,20 @@ for (const kind of ["file", "etcd"] as const) {
 
       await t.step("a malformed range is a 400 that names the item, and nothing is written", async () => {
         const before = await f.store.get("/anchor/ns/default");
-        const a = await call(f, "PUT", "api/pools/default", { body: { ranges: "10.0.1.[2-9],10.0.1.[9-3],10.0.2.x" } });
+        const a = await call(f, "PUT", "api/pools/default", {
+          body: { ranges: "10.0.1.[2-9],10.0.1.[9-3],10.0.2.x" },
+        });
         assertError(a, 400, /10\.0\.1\.\[9-3\].*reversed/);
         assert.match(a.body.error, /10\.0\.2\.x/, "every malformed item is reported");
         assert.equal(a.body.field, "ranges");
         assert.equal(a.body.item, "10.0.1.[9-3]");
         assert.deepEqual(await f.store.get("/anchor/ns/default"), before);
 
-        assertError(await call(f, "PUT", "api/pools/Bad_NS", { body: { ranges: "10.0.9.1" } }), 400, /namespace "Bad_NS"/);
+        assertError(
+          await call(f, "PUT", "api/pools/Bad_NS", { body: { ranges: "10.0.9.1" } }),
+          400,
+          /namespace "Bad_NS"/,
+        );
         assertError(await call(f, "PUT", "api/pools/x", { body: { ranges: "" } }), 400, /"ranges"/);
         assertError(await call(f, "PUT", "api/pools/x", { body: "{" }), 400, /JSON object/);
         assert.equal(await f.store.get("/anchor/ns/Bad_NS"), undefined);
@@ -124,33 +150,71 @@ for (const kind of ["file", "etcd"] as const) {
         const none = await call(f, "PUT", "api/pools/default", { token: null, body: { ranges: "10.0.1.2" } });
         assertError(none, 401, /Authorization: Bearer/);
         assert.equal(none.headers.get("www-authenticate"), 'Bearer realm="monkey"');
-        assertError(await call(f, "PUT", "api/pools/default", { token: "wrong-token-wrong-token", body: { ranges: "10.0.1.2" } }), 401, /wrong/);
+        assertError(
+          await call(f, "PUT", "api/pools/default", {
+            token: "wrong-token-wrong-token",
+            body: { ranges: "10.0.1.2" },
+          }),
+          401,
+          /wrong/,
+        );
         assertError(await call(f, "DELETE", "api/pools/default", { token: null }), 401, /Bearer/);
         assertError(await call(f, "DELETE", "api/allocations/aaa111", { token: null }), 401, /Bearer/);
-        assertError(await call(f, "PUT", "api/gateways/10.0.1.0%2F24", { token: null, body: { gateway: "10.0.1.9" } }), 401, /Bearer/);
+        assertError(
+          await call(f, "PUT", "api/gateways/10.0.1.0%2F24", { token: null, body: { gateway: "10.0.1.9" } }),
+          401,
+          /Bearer/,
+        );
         assert.deepEqual(await f.store.get("/anchor/ns/default"), before);
         assert.equal(await value(f.store, "/anchor/gw/10.0.1.0/24"), "10.0.1.1");
         assert.ok(await f.store.get("/anchor/cn/aaa111"));
       });
 
-      await t.step("a stale revision is 409 with the current one, and the store keeps the other edit", async () => {
-        const read = (await call(f, "GET", "api/pools/team-a")).body;
-        // Someone else edits first.
-        await f.store.put("/anchor/ns/team-a", "10.0.5.[2-8]");
-        const theirs = (await f.store.get("/anchor/ns/team-a"))!;
-        const stale = await call(f, "PUT", "api/pools/team-a", { body: { ranges: "10.0.5.2", revision: read.revision } });
-        assertError(stale, 409, /changed by someone else/);
-        assert.equal(stale.body.revision, theirs.modRevision);
-        assert.deepEqual(await f.store.get("/anchor/ns/team-a"), theirs);
+      await t.step(
+        "a stale revision is 409 with the current one, and the store keeps the other edit",
+        async () => {
+          const read = (await call(f, "GET", "api/pools/team-a")).body;
+          // Someone else edits first.
+          await f.store.put("/anchor/ns/team-a", "10.0.5.[2-8]");
+          const theirs = (await f.store.get("/anchor/ns/team-a"))!;
+          const stale = await call(f, "PUT", "api/pools/team-a", {
+            body: { ranges: "10.0.5.2", revision: read.revision },
+          });
+          assertError(stale, 409, /changed by someone else/);
+          assert.equal(stale.body.revision, theirs.modRevision);
+          assert.deepEqual(await f.store.get("/anchor/ns/team-a"), theirs);
 
-        const staleHeader = await call(f, "PUT", "api/pools/team-a", { body: { ranges: "10.0.5.2" }, headers: { "if-match": `W/"${read.revision}"` } });
-        assertError(staleHeader, 409, /revision/);
-        assertError(await call(f, "PUT", "api/pools/team-a", { body: { ranges: "10.0.5.2", revision: 0 } }), 409, /absence/);
-        assertError(await call(f, "PUT", "api/pools/team-a", { body: { ranges: "10.0.5.2", revision: 1 }, headers: { "if-match": "2" } }), 400, /disagree/);
-        assertError(await call(f, "PUT", "api/pools/team-a", { body: { ranges: "10.0.5.2", revision: "x" } }), 400, /revision/);
-        assertError(await call(f, "DELETE", "api/pools/team-a", { headers: { "if-match": `"${read.revision}"` } }), 409, /someone else/);
-        assert.deepEqual(await f.store.get("/anchor/ns/team-a"), theirs);
-      });
+          const staleHeader = await call(f, "PUT", "api/pools/team-a", {
+            body: { ranges: "10.0.5.2" },
+            headers: { "if-match": `W/"${read.revision}"` },
+          });
+          assertError(staleHeader, 409, /revision/);
+          assertError(
+            await call(f, "PUT", "api/pools/team-a", { body: { ranges: "10.0.5.2", revision: 0 } }),
+            409,
+            /absence/,
+          );
+          assertError(
+            await call(f, "PUT", "api/pools/team-a", {
+              body: { ranges: "10.0.5.2", revision: 1 },
+              headers: { "if-match": "2" },
+            }),
+            400,
+            /disagree/,
+          );
+          assertError(
+            await call(f, "PUT", "api/pools/team-a", { body: { ranges: "10.0.5.2", revision: "x" } }),
+            400,
+            /revision/,
+          );
+          assertError(
+            await call(f, "DELETE", "api/pools/team-a", { headers: { "if-match": `"${read.revision}"` } }),
+            409,
+            /someone else/,
+          );
+          assert.deepEqual(await f.store.get("/anchor/ns/team-a"), theirs);
+        },
+      );
 
       await t.step("DELETE /api/pools/{ns} removes the key; again is 404", async () => {
         const current = (await f.store.get("/anchor/ns/team-a"))!;
@@ -161,45 +225,81 @@ for (const kind of ["file", "etcd"] as const) {
         assertError(await call(f, "DELETE", "api/pools/team-a"), 404, /does not exist/);
       });
 
-      await t.step("GET /api/gateways lists each subnet's gateway and how many addresses it holds", async () => {
-        const a = await call(f, "GET", "api/gateways", { token: null });
-        assert.equal(a.status, 200);
-        const bySubnet = Object.fromEntries(a.body.map((g: any) => [g.subnet, g]));
-        assert.deepEqual(Object.keys(bySubnet).sort(), ["10.0.1.0/24", "10.0.2.0/24", "fd00:1::/64"]);
-        assert.equal(bySubnet["10.0.1.0/24"].gateway, "10.0.1.1");
-        assert.equal(bySubnet["10.0.1.0/24"].used, 3);
-        assert.equal(bySubnet["10.0.2.0/24"].used, 1);
-        assert.equal(bySubnet["fd00:1::/64"].used, 1);
-        assert.equal(bySubnet["10.0.1.0/24"].revision, (await f.store.get("/anchor/gw/10.0.1.0/24"))!.modRevision);
-        const one = await call(f, "GET", "api/gateways/fd00%3A1%3A%3A%2F64");
-        assert.equal(one.status, 200);
-        assert.equal(one.body.gateway, "fd00:1::1");
-      });
+      await t.step(
+        "GET /api/gateways lists each subnet's gateway and how many addresses it holds",
+        async () => {
+          const a = await call(f, "GET", "api/gateways", { token: null });
+          assert.equal(a.status, 200);
+          const bySubnet = Object.fromEntries(a.body.map((g: any) => [g.subnet, g]));
+          assert.deepEqual(Object.keys(bySubnet).sort(), ["10.0.1.0/24", "10.0.2.0/24", "fd00:1::/64"]);
+          assert.equal(bySubnet["10.0.1.0/24"].gateway, "10.0.1.1");
+          assert.equal(bySubnet["10.0.1.0/24"].used, 3);
+          assert.equal(bySubnet["10.0.2.0/24"].used, 1);
+          assert.equal(bySubnet["fd00:1::/64"].used, 1);
+          assert.equal(
+            bySubnet["10.0.1.0/24"].revision,
+            (await f.store.get("/anchor/gw/10.0.1.0/24"))!.modRevision,
+          );
+          const one = await call(f, "GET", "api/gateways/fd00%3A1%3A%3A%2F64");
+          assert.equal(one.status, 200);
+          assert.equal(one.body.gateway, "fd00:1::1");
+        },
+      );
 
       await t.step("PUT /api/gateways/{subnet} checks the gateway is a host of the subnet", async () => {
         const outside = await call(f, "PUT", "api/gateways/10.0.3.0%2F24", { body: { gateway: "10.0.4.1" } });
         assertError(outside, 400, /10\.0\.4\.1.*outside the subnet/);
         assert.equal(outside.body.field, "gateway");
-        assertError(await call(f, "PUT", "api/gateways/10.0.3.0%2F24", { body: { gateway: "10.0.3.255" } }), 400, /broadcast/);
-        assertError(await call(f, "PUT", "api/gateways/10.0.3.0%2F24", { body: { gateway: "nonsense" } }), 400, /not an address/);
-        const hostBits = await call(f, "PUT", "api/gateways/10.0.3.7%2F24", { body: { gateway: "10.0.3.1" } });
+        assertError(
+          await call(f, "PUT", "api/gateways/10.0.3.0%2F24", { body: { gateway: "10.0.3.255" } }),
+          400,
+          /broadcast/,
+        );
+        assertError(
+          await call(f, "PUT", "api/gateways/10.0.3.0%2F24", { body: { gateway: "nonsense" } }),
+          400,
+          /not an address/,
+        );
+        const hostBits = await call(f, "PUT", "api/gateways/10.0.3.7%2F24", {
+          body: { gateway: "10.0.3.1" },
+        });
         assertError(hostBits, 400, /host bits.*10\.0\.3\.0\/24/);
         assert.equal(hostBits.body.field, "subnet");
-        assertError(await call(f, "PUT", "api/gateways/10.0.3.0", { body: { gateway: "10.0.3.1" } }), 400, /subnet/);
+        assertError(
+          await call(f, "PUT", "api/gateways/10.0.3.0", { body: { gateway: "10.0.3.1" } }),
+          400,
+          /subnet/,
+        );
         assert.deepEqual(await f.store.list("/anchor/gw/10.0.3."), []);
 
-        const ok = await call(f, "PUT", "api/gateways/10.0.3.0%2F24", { body: { gateway: "10.0.3.1", revision: 0 } });
+        const ok = await call(f, "PUT", "api/gateways/10.0.3.0%2F24", {
+          body: { gateway: "10.0.3.1", revision: 0 },
+        });
         assert.equal(ok.status, 200, JSON.stringify(ok.body));
         assert.equal(await value(f.store, "/anchor/gw/10.0.3.0/24"), "10.0.3.1");
         // An unencoded slash names the same subnet.
-        const edit = await call(f, "PUT", "api/gateways/10.0.3.0/24", { body: { gateway: "10.0.3.254", revision: ok.body.revision } });
+        const edit = await call(f, "PUT", "api/gateways/10.0.3.0/24", {
+          body: { gateway: "10.0.3.254", revision: ok.body.revision },
+        });
         assert.equal(edit.status, 200, JSON.stringify(edit.body));
         assert.equal(await value(f.store, "/anchor/gw/10.0.3.0/24"), "10.0.3.254");
-        assertError(await call(f, "PUT", "api/gateways/10.0.3.0%2F24", { body: { gateway: "10.0.3.2", revision: ok.body.revision } }), 409, /someone else/);
+        assertError(
+          await call(f, "PUT", "api/gateways/10.0.3.0%2F24", {
+            body: { gateway: "10.0.3.2", revision: ok.body.revision },
+          }),
+          409,
+          /someone else/,
+        );
         assert.equal(await value(f.store, "/anchor/gw/10.0.3.0/24"), "10.0.3.254");
 
-        assertError(await call(f, "DELETE", "api/gateways/10.0.3.0%2F24", { body: { revision: ok.body.revision } }), 409, /someone else/);
-        const del = await call(f, "DELETE", "api/gateways/10.0.3.0%2F24", { body: { revision: edit.body.revision } });
+        assertError(
+          await call(f, "DELETE", "api/gateways/10.0.3.0%2F24", { body: { revision: ok.body.revision } }),
+          409,
+          /someone else/,
+        );
+        const del = await call(f, "DELETE", "api/gateways/10.0.3.0%2F24", {
+          body: { revision: edit.body.revision },
+        });
         assert.equal(del.status, 200, JSON.stringify(del.body));
         assert.equal(await f.store.get("/anchor/gw/10.0.3.0/24"), undefined);
         assertError(await call(f, "DELETE", "api/gateways/10.0.3.0%2F24"), 404, /does not exist/);
@@ -208,17 +308,40 @@ for (const kind of ["file", "etcd"] as const) {
       await t.step("GET /api/allocations lists both record formats and filters them", async () => {
         const all = await call(f, "GET", "api/allocations", { token: null });
         assert.equal(all.status, 200);
-        assert.deepEqual(all.body.map((a: any) => a.id).sort(), ["aaa111", "bbb222", "ccc333", "ddd444", "eee555"]);
+        assert.deepEqual(all.body.map((a: any) => a.id).sort(), [
+          "aaa111",
+          "bbb222",
+          "ccc333",
+          "ddd444",
+          "eee555",
+        ]);
         const ddd = all.body.find((a: any) => a.id === "ddd444");
         assert.deepEqual({ ...ddd, revision: 0 }, {
-          id: "ddd444", containerID: "ddd444", ip: "10.0.1.4", pod: "api-0", namespace: "default", controller: "api",
-          ifname: "eth0", node: "node01", network: "anchor", time: "2026-01-02T03:04:05.000Z",
-          subnet: "10.0.1.0/24", revision: 0, problems: [],
+          id: "ddd444",
+          containerID: "ddd444",
+          ip: "10.0.1.4",
+          pod: "api-0",
+          namespace: "default",
+          controller: "api",
+          ifname: "eth0",
+          node: "node01",
+          network: "anchor",
+          time: "2026-01-02T03:04:05.000Z",
+          subnet: "10.0.1.0/24",
+          revision: 0,
+          problems: [],
         });
         const ccc = all.body.find((a: any) => a.id === "ccc333");
-        assert.deepEqual([ccc.ip, ccc.pod, ccc.namespace, ccc.controller, ccc.subnet], ["10.0.2.8", "db-0", "default", "db", "10.0.2.0/24"]);
+        assert.deepEqual([ccc.ip, ccc.pod, ccc.namespace, ccc.controller, ccc.subnet], [
+          "10.0.2.8",
+          "db-0",
+          "default",
+          "db",
+          "10.0.2.0/24",
+        ]);
 
-        const ids = async (query: string) => (await call(f, "GET", `api/allocations?${query}`)).body.map((a: any) => a.id).sort();
+        const ids = async (query: string) =>
+          (await call(f, "GET", `api/allocations?${query}`)).body.map((a: any) => a.id).sort();
         assert.deepEqual(await ids("namespace=lab"), ["eee555"]);
         assert.deepEqual(await ids("pod=web-1"), ["bbb222"]);
         assert.deepEqual(await ids("subnet=10.0.1.0%2F24"), ["aaa111", "bbb222", "ddd444"]);
@@ -230,11 +353,17 @@ for (const kind of ["file", "etcd"] as const) {
 
       await t.step("DELETE /api/allocations/{id} releases the record and its guard, with CAS", async () => {
         const held = (await f.store.get("/anchor/cn/ddd444"))!;
-        assertError(await call(f, "DELETE", "api/allocations/ddd444", { body: { revision: held.modRevision - 1 } }), 409, /someone else/);
+        assertError(
+          await call(f, "DELETE", "api/allocations/ddd444", { body: { revision: held.modRevision - 1 } }),
+          409,
+          /someone else/,
+        );
         assert.deepEqual(await f.store.get("/anchor/cn/ddd444"), held);
         assert.equal(await value(f.store, "/anchor/ip/10.0.1.4"), "ddd444");
 
-        const a = await call(f, "DELETE", "api/allocations/ddd444", { headers: { "if-match": `"${held.modRevision}"` } });
+        const a = await call(f, "DELETE", "api/allocations/ddd444", {
+          headers: { "if-match": `"${held.modRevision}"` },
+        });
         assert.equal(a.status, 200, JSON.stringify(a.body));
         assert.deepEqual(a.body, { released: "ddd444", ip: "10.0.1.4" });
         assert.equal(await f.store.get("/anchor/cn/ddd444"), undefined);
@@ -249,27 +378,47 @@ for (const kind of ["file", "etcd"] as const) {
         assert.deepEqual([pool.used, pool.free], [2, 7]);
       });
 
-      await t.step("GET /api/links shows the link records, where their pods are and the plugin's state", async () => {
-        const a = await call(f, "GET", "api/links", { token: null });
-        assert.equal(a.status, 200);
-        const id = "lab.r1.eth1--lab.r2.eth1";
-        assert.deepEqual(a.body, [{
-          id,
-          // r1 registered on node03 at run time, which wins over apply's plan (node01); r2 has not arrived.
-          a: { namespace: "lab", pod: "r1", ifname: "eth1", ip: "10.10.0.1/30", node: "node03", attached: true },
-          b: { namespace: "lab", pod: "r2", ifname: "eth1", ip: "10.10.0.2/30", node: "node02", attached: false },
-          mtu: 1450,
-          revision: (await f.store.get(`/ratchet/links/${id}`))!.modRevision,
-          state: JSON.parse(SEED[`/ratchet/state/${id}`]),
-          problems: [],
-        }]);
-        await f.store.put("/ratchet/links/broken", "{not json");
-        await f.store.put("/ratchet/state/broken", "[]");
-        const broken = (await call(f, "GET", "api/links")).body.find((l: any) => l.id === "broken");
-        assert.deepEqual(broken.problems, ["the link record is not a JSON object", "/ratchet/state/broken is not a JSON object"]);
-        await f.store.delete("/ratchet/links/broken");
-        await f.store.delete("/ratchet/state/broken");
-      });
+      await t.step(
+        "GET /api/links shows the link records, where their pods are and the plugin's state",
+        async () => {
+          const a = await call(f, "GET", "api/links", { token: null });
+          assert.equal(a.status, 200);
+          const id = "lab.r1.eth1--lab.r2.eth1";
+          assert.deepEqual(a.body, [{
+            id,
+            // r1 registered on node03 at run time, which wins over apply's plan (node01); r2 has not arrived.
+            a: {
+              namespace: "lab",
+              pod: "r1",
+              ifname: "eth1",
+              ip: "10.10.0.1/30",
+              node: "node03",
+              attached: true,
+            },
+            b: {
+              namespace: "lab",
+              pod: "r2",
+              ifname: "eth1",
+              ip: "10.10.0.2/30",
+              node: "node02",
+              attached: false,
+            },
+            mtu: 1450,
+            revision: (await f.store.get(`/ratchet/links/${id}`))!.modRevision,
+            state: JSON.parse(SEED[`/ratchet/state/${id}`]),
+            problems: [],
+          }]);
+          await f.store.put("/ratchet/links/broken", "{not json");
+          await f.store.put("/ratchet/state/broken", "[]");
+          const broken = (await call(f, "GET", "api/links")).body.find((l: any) => l.id === "broken");
+          assert.deepEqual(broken.problems, [
+            "the link record is not a JSON object",
+            "/ratchet/state/broken is not a JSON object",
+          ]);
+          await f.store.delete("/ratchet/links/broken");
+          await f.store.delete("/ratchet/state/broken");
+        },
+      );
 
       await t.step("the original's /api/v1 endpoints answer their shapes, read-only", async () => {
         const binding = await call(f, "GET", "api/v1/binding", { token: null });
@@ -293,29 +442,40 @@ for (const kind of ["file", "etcd"] as const) {
           { ns: "default", ips: SEED["/anchor/ns/default"] },
           { ns: "lab", ips: SEED["/anchor/ns/lab"] },
         ]);
-        for (const [method, path] of [["POST", "gateway"], ["DELETE", "gateway"], ["PATCH", "allocate"], ["POST", "binding"]]) {
-          const a = await call(f, method, `api/v1/${path}`, { token: null, body: [{ subnet: "10.0.9.0/24", gw: "10.0.9.1" }] });
+        for (
+          const [method, path] of [["POST", "gateway"], ["DELETE", "gateway"], ["PATCH", "allocate"], [
+            "POST",
+            "binding",
+          ]]
+        ) {
+          const a = await call(f, method, `api/v1/${path}`, {
+            token: null,
+            body: [{ subnet: "10.0.9.0/24", gw: "10.0.9.1" }],
+          });
           assertError(a, 405, /read-only; use/);
           assert.equal(a.headers.get("allow"), "GET, HEAD");
         }
         assert.equal(await f.store.get("/anchor/gw/10.0.9.0/24"), undefined);
       });
 
-      await t.step("unknown paths are 404, wrong methods 405, foreign Host names 421, all as JSON", async () => {
-        assertError(await call(f, "GET", "api/nothing"), 404, /no such endpoint/);
-        assertError(await call(f, "GET", "elsewhere"), 404, /no such page/);
-        const m = await call(f, "POST", "api/pools/default", { body: { ranges: "10.0.1.2" } });
-        assertError(m, 405, /POST is not allowed/);
-        assert.equal(m.headers.get("allow"), "GET, PUT, DELETE");
-        assertError(await call(f, "PUT", "api/links/x", { body: {} }), 405, /not allowed/);
-        assertError(await call(f, "DELETE", "api/pools"), 405, /is a list/);
-        // fetch will not send a Host of our choosing, so this one goes over a plain socket.
-        const rebound = await rawGet(f.url, "/api/pools", "evil.example:8964");
-        assert.match(rebound, /^HTTP\/1\.1 421 /);
-        assert.match(rebound, /"error":"Host \\"evil\.example:8964\\" is not a loopback name/);
-        assert.match(await rawGet(f.url, "/api/pools", "localhost"), /^HTTP\/1\.1 200 /);
-        assertError(await call(f, "GET", "api/pools/%E0%A4%A"), 400, /percent-encoding/);
-      });
+      await t.step(
+        "unknown paths are 404, wrong methods 405, foreign Host names 421, all as JSON",
+        async () => {
+          assertError(await call(f, "GET", "api/nothing"), 404, /no such endpoint/);
+          assertError(await call(f, "GET", "elsewhere"), 404, /no such page/);
+          const m = await call(f, "POST", "api/pools/default", { body: { ranges: "10.0.1.2" } });
+          assertError(m, 405, /POST is not allowed/);
+          assert.equal(m.headers.get("allow"), "GET, PUT, DELETE");
+          assertError(await call(f, "PUT", "api/links/x", { body: {} }), 405, /not allowed/);
+          assertError(await call(f, "DELETE", "api/pools"), 405, /is a list/);
+          // fetch will not send a Host of our choosing, so this one goes over a plain socket.
+          const rebound = await rawGet(f.url, "/api/pools", "evil.example:8964");
+          assert.match(rebound, /^HTTP\/1\.1 421 /);
+          assert.match(rebound, /"error":"Host \\"evil\.example:8964\\" is not a loopback name/);
+          assert.match(await rawGet(f.url, "/api/pools", "localhost"), /^HTTP\/1\.1 200 /);
+          assertError(await call(f, "GET", "api/pools/%E0%A4%A"), 400, /percent-encoding/);
+        },
+      );
 
       await t.step("the page is served at / with a strict content security policy", async () => {
         const a = await call(f, "GET", "", { token: null });
@@ -376,7 +536,12 @@ interface MonkeyProcess {
 function spawnMonkey(args: string[], netns?: string): MonkeyProcess {
   const argv = ["run", "-A", "--quiet", COMMAND, ...args];
   const cmd = netns
-    ? new Deno.Command("ip", { args: ["netns", "exec", netns, Deno.execPath(), ...argv], stdout: "piped", stderr: "piped", stdin: "null" })
+    ? new Deno.Command("ip", {
+      args: ["netns", "exec", netns, Deno.execPath(), ...argv],
+      stdout: "piped",
+      stderr: "piped",
+      stdin: "null",
+    })
     : new Deno.Command(Deno.execPath(), { args: argv, stdout: "piped", stderr: "piped", stdin: "null" });
   const child = cmd.spawn();
   const lines: string[] = [];
@@ -429,11 +594,25 @@ Deno.test("monkey refuses a non-loopback address without a token file, before bi
       stdin: "null",
     }).output();
     assert.equal(bad.code, 1);
-    assert.match(new TextDecoder().decode(bad.stderr), /--listen "127\.0\.0\.1:99999": "99999" is not a port number/);
+    assert.match(
+      new TextDecoder().decode(bad.stderr),
+      /--listen "127\.0\.0\.1:99999": "99999" is not a port number/,
+    );
     const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     try {
       const busy = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", "--quiet", COMMAND, "--listen", `127.0.0.1:${(taken.addr as Deno.NetAddr).port}`, "--store", `${dir}/store`, "--token-file", `${dir}/token`],
+        args: [
+          "run",
+          "-A",
+          "--quiet",
+          COMMAND,
+          "--listen",
+          `127.0.0.1:${(taken.addr as Deno.NetAddr).port}`,
+          "--store",
+          `${dir}/store`,
+          "--token-file",
+          `${dir}/token`,
+        ],
         stdin: "null",
       }).output();
       assert.equal(busy.code, 1);
@@ -454,13 +633,23 @@ Deno.test("monkey as a process: creates a 0600 token file, serves, and stops cle
   try {
     proc = spawnMonkey(args);
     const url = await proc.url;
-    assert.ok(proc.lines.some((l) => l.includes(`wrote a new API token to ${tokenFile}`)), proc.lines.join("\n"));
+    assert.ok(
+      proc.lines.some((l) => l.includes(`wrote a new API token to ${tokenFile}`)),
+      proc.lines.join("\n"),
+    );
     assert.equal((await Deno.stat(tokenFile)).mode! & 0o777, 0o600);
     const token = (await Deno.readTextFile(tokenFile)).trim();
     assert.ok(token.length >= 32, "a random token of 32 bytes, base64url");
 
-    assert.equal((await fetch(`${url}api/pools`).then((r) => r.json())).length, 0, "reads are open on loopback");
-    const denied = await fetch(`${url}api/pools/default`, { method: "PUT", body: JSON.stringify({ ranges: "10.0.1.[2-9]" }) });
+    assert.equal(
+      (await fetch(`${url}api/pools`).then((r) => r.json())).length,
+      0,
+      "reads are open on loopback",
+    );
+    const denied = await fetch(`${url}api/pools/default`, {
+      method: "PUT",
+      body: JSON.stringify({ ranges: "10.0.1.[2-9]" }),
+    });
     assert.equal(denied.status, 401);
     await denied.body?.cancel();
     const put = await fetch(`${url}api/pools/default`, {
@@ -520,14 +709,22 @@ Deno.test("monkey on a non-loopback address (inside a test netns) needs the toke
     await ip("-n", netns, "addr", "add", "192.0.2.10/32", "dev", "lo");
     const tokenFile = `${dir}/monkey.token`;
     await Deno.writeTextFile(tokenFile, "netns-test-token-0123456789\n", { mode: 0o600 });
-    proc = spawnMonkey(["--listen", "192.0.2.10:0", "--store", `${dir}/store`, "--token-file", tokenFile], netns);
+    proc = spawnMonkey(
+      ["--listen", "192.0.2.10:0", "--store", `${dir}/store`, "--token-file", tokenFile],
+      netns,
+    );
     const url = await proc.url;
     assert.match(url, /^http:\/\/192\.0\.2\.10:\d+\/$/);
 
     const anonymous = await curlIn(netns, `${url}api/pools`);
     assert.equal(anonymous.code, 401, anonymous.body);
     assert.match(JSON.parse(anonymous.body).error, /Bearer/);
-    const authed = await curlIn(netns, "-H", "Authorization: Bearer netns-test-token-0123456789", `${url}api/pools`);
+    const authed = await curlIn(
+      netns,
+      "-H",
+      "Authorization: Bearer netns-test-token-0123456789",
+      `${url}api/pools`,
+    );
     assert.equal(authed.code, 200, authed.body);
     assert.deepEqual(JSON.parse(authed.body), []);
     const page = await curlIn(netns, url);

@@ -52,7 +52,12 @@ Deno.test({
 
         // Search and sort work on the table.
         await page.fill("#search", "db-0");
-        assert.deepEqual(await page.locator("#allocations tbody tr").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-id"))), ["ccc333"]);
+        assert.deepEqual(
+          await page.locator("#allocations tbody tr").evaluateAll((rows) =>
+            rows.map((r) => r.getAttribute("data-id"))
+          ),
+          ["ccc333"],
+        );
         await page.fill("#search", "");
         await page.click('#allocations th[data-key="ip"]'); // ip is the default key: this flips it to descending
         const ips = await page.locator("#allocations tbody tr td:nth-child(2)").allTextContents();
@@ -74,7 +79,10 @@ Deno.test({
         await page.fill("#pool-ranges", "10.0.5.[2-9],10.0.5.[9-3]");
         await page.click("#pool-form button[type=submit]");
         await page.locator("#pool-error", { hasText: "reversed" }).waitFor();
-        assert.match(await page.textContent("#pool-error") ?? "", /pool item "10\.0\.5\.\[9-3\]": reversed range/);
+        assert.match(
+          await page.textContent("#pool-error") ?? "",
+          /pool item "10\.0\.5\.\[9-3\]": reversed range/,
+        );
         assert.equal(await page.getAttribute("#pool-ranges", "aria-invalid"), "true");
         assert.equal(await f.store.get("/anchor/ns/team-a"), undefined, "nothing is written for a bad range");
 
@@ -132,7 +140,11 @@ Deno.test({
         await page.waitForSelector("#pool-error:not(:empty)");
         await Deno.mkdir(new URL("./artifacts/", import.meta.url), { recursive: true });
         await page.screenshot({ path: SCREENSHOT, fullPage: true });
-        assert.deepEqual(pageErrors.filter((e) => !/status of 40\d/.test(e)), [], "the page runs without script errors");
+        assert.deepEqual(
+          pageErrors.filter((e) => !/status of 40\d/.test(e)),
+          [],
+          "the page runs without script errors",
+        );
       } finally {
         await browser.close();
       }

@@ -29,11 +29,20 @@ export class PluginError extends Error {
   }
 }
 
-function pluginConf(list: Conflist, plugin: Record<string, unknown>, prevResult?: unknown): Record<string, unknown> {
+function pluginConf(
+  list: Conflist,
+  plugin: Record<string, unknown>,
+  prevResult?: unknown,
+): Record<string, unknown> {
   return { ...plugin, cniVersion: list.cniVersion, name: list.name, ...(prevResult ? { prevResult } : {}) };
 }
 
-async function call(plugin: Record<string, unknown>, command: string, conf: unknown, rt: Partial<RuntimeConf>): Promise<any> {
+async function call(
+  plugin: Record<string, unknown>,
+  command: string,
+  conf: unknown,
+  rt: Partial<RuntimeConf>,
+): Promise<any> {
   const type = String(plugin.type);
   const r = await runPlugin(type.startsWith("/") ? type : pathOf(type), { command, conf, ...rt });
   if (r.code !== 0) throw new PluginError(type, r.json?.code ?? -1, r.json?.msg ?? (r.stdout + r.stderr));
@@ -48,7 +57,11 @@ function pathOf(type: string): string {
 /** libcni's version probe: stdin `{"cniVersion":…}` only, dummy netns and ifname. */
 export async function probeVersions(list: Conflist, node?: string): Promise<void> {
   for (const plugin of list.plugins) {
-    const info = await call(plugin, "VERSION", { cniVersion: list.cniVersion }, { node, netns: "dummy", ifname: "dummy" });
+    const info = await call(plugin, "VERSION", { cniVersion: list.cniVersion }, {
+      node,
+      netns: "dummy",
+      ifname: "dummy",
+    });
     if (!info.supportedVersions?.includes(list.cniVersion)) {
       throw new PluginError(String(plugin.type), 1, `does not support ${list.cniVersion}`);
     }
@@ -65,7 +78,9 @@ export async function addNetworkList(list: Conflist, rt: RuntimeConf): Promise<a
 
 /** DEL up the chain, with the cached result as prevResult, as libcni does. */
 export async function delNetworkList(list: Conflist, rt: RuntimeConf, cached?: unknown): Promise<void> {
-  for (const plugin of [...list.plugins].reverse()) await call(plugin, "DEL", pluginConf(list, plugin, cached), rt);
+  for (const plugin of [...list.plugins].reverse()) {
+    await call(plugin, "DEL", pluginConf(list, plugin, cached), rt);
+  }
 }
 
 /** CHECK down the chain with the cached result. */
@@ -74,7 +89,11 @@ export async function checkNetworkList(list: Conflist, rt: RuntimeConf, cached: 
 }
 
 /** GC (1.1.0): each plugin gets the attachments that are still alive. */
-export async function gcNetworkList(list: Conflist, valid: { containerID: string; ifname: string }[], node?: string): Promise<void> {
+export async function gcNetworkList(
+  list: Conflist,
+  valid: { containerID: string; ifname: string }[],
+  node?: string,
+): Promise<void> {
   for (const plugin of list.plugins) {
     await call(plugin, "GC", { ...pluginConf(list, plugin), "cni.dev/valid-attachments": valid }, { node });
   }

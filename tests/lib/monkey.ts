@@ -39,7 +39,12 @@ export const SEED: Record<string, string> = {
     vni: 5001,
     ends: { "lab/r1/eth1": { container_id: "eee555", remote: "192.168.1.2", up: true } },
   }),
-  "/ratchet/attach/lab/r1": JSON.stringify({ container_id: "eee555", netns: "/run/netns/x", node: "node03", links: [] }),
+  "/ratchet/attach/lab/r1": JSON.stringify({
+    container_id: "eee555",
+    netns: "/run/netns/x",
+    node: "node03",
+    links: [],
+  }),
 };
 
 /** A running fixture. */
@@ -59,12 +64,17 @@ export async function seed(store: Store): Promise<void> {
  * Runs `fn` against a seeded store of `kind` and a monkey serving it, and removes everything after,
  * also when `fn` fails.
  */
-export async function withMonkey(kind: "file" | "etcd", fn: (f: MonkeyFixture) => Promise<void>): Promise<void> {
+export async function withMonkey(
+  kind: "file" | "etcd",
+  fn: (f: MonkeyFixture) => Promise<void>,
+): Promise<void> {
   const dir = kind === "file" ? await Deno.makeTempDir({ prefix: "rt-monkey-" }) : undefined;
   const etcd = kind === "etcd" ? await startEtcd() : undefined;
   try {
     const store = await openStore(
-      dir ? { kind: "file", dir: `${dir}/store` } : { kind: "etcd", endpoints: [etcd!.endpoint], timeoutMs: 2000 },
+      dir
+        ? { kind: "file", dir: `${dir}/store` }
+        : { kind: "etcd", endpoints: [etcd!.endpoint], timeoutMs: 2000 },
     );
     try {
       await seed(store);

@@ -55,9 +55,20 @@ export async function runPlugin(role: string, call: PluginCall): Promise<PluginR
     ...call.env,
   };
   const [cmd, args] = call.node ? ["ip", ["netns", "exec", call.node, program]] : [program, []];
-  const child = new Deno.Command(cmd, { args, env, clearEnv: true, stdin: "piped", stdout: "piped", stderr: "piped" }).spawn();
+  const child = new Deno.Command(cmd, {
+    args,
+    env,
+    clearEnv: true,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
   const timer = setTimeout(() => child.kill("SIGKILL"), call.timeoutMs ?? 60_000);
-  const stdin = call.conf === undefined ? "" : typeof call.conf === "string" ? call.conf : JSON.stringify(call.conf);
+  const stdin = call.conf === undefined
+    ? ""
+    : typeof call.conf === "string"
+    ? call.conf
+    : JSON.stringify(call.conf);
   const writer = child.stdin.getWriter();
   await writer.write(new TextEncoder().encode(stdin)).catch(() => {});
   await writer.close().catch(() => {});
