@@ -13,7 +13,7 @@ import type { Topology } from "./types.ts";
 export interface KvStore {
   list(prefix: string): Promise<{ key: string; value: string }[]>;
   put(key: string, value: string): Promise<void>;
-  delete(key: string): Promise<void>;
+  delete(key: string): Promise<unknown>;
 }
 
 /** What apply did: keys written (new or changed), keys deleted by prune, and how many were already right. */

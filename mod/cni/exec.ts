@@ -14,6 +14,8 @@ export interface ExecRequest {
   /** Overrides CNI_IFNAME, for delegates that configure a different interface. */
   ifname?: string;
   timeoutMs?: number;
+  /** A command the plugin runs under, e.g. `ip netns exec NODE` to run it inside a simulated node. */
+  wrapper?: string[];
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -51,7 +53,8 @@ export async function execPlugin(req: ExecRequest): Promise<Result | undefined> 
     CNI_PATH: req.env.path.join(":"),
   };
   const started = performance.now();
-  const child = new Deno.Command(binary, { env, stdin: "piped", stdout: "piped", stderr: "piped" }).spawn();
+  const [program, ...args] = [...(req.wrapper ?? []), binary];
+  const child = new Deno.Command(program, { args, env, stdin: "piped", stdout: "piped", stderr: "piped" }).spawn();
   const timer = setTimeout(() => {
     try {
       child.kill("SIGKILL");

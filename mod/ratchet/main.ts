@@ -1,3 +1,4 @@
+import { demoCommand } from "../demo/command.ts";
 import { type Role, runRole } from "../role.ts";
 
 const STORE_FLAGS = "[--store DIR | --etcd-endpoints URLS [--etcd-*-file F]]";
@@ -34,6 +35,7 @@ export const role: Role = {
         return withFlagStore(args, (rest, store) => statusCommand(rest, dslStore(store)));
       },
     },
+    demo: demoCommand,
   },
 };
 
