@@ -1,0 +1,135 @@
+/**
+ * The calls real libcni runtimes make (containerd, CRI-O, podman): VERSION probes before ADD,
+ * CNI_ARGS with IgnoreUnknown and the Kubernetes keys, a netns given as /proc/PID/ns/net, a
+ * conflist chaining Debian's plugins with ours, CHECK with the cached result, DEL twice, and DEL
+ * after the pod's namespace is gone.
+ */
+import assert from "node:assert/strict";
+import { addNetworkList, checkNetworkList, type Conflist, delNetworkList } from "./lib/libcni.ts";
+import { sh, withTempNetns } from "./lib/netns.ts";
+
+const CNI_ARGS = "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-0;K8S_POD_INFRA_CONTAINER_ID=c0ffee";
+
+/** A "pod": a process with a network namespace of its own, started inside the node. */
+async function startPod(node: string): Promise<{ pid: number; netns: string; stop(): Promise<void> }> {
+  const child = new Deno.Command("ip", { args: ["netns", "exec", node, "unshare", "--net", "sleep", "300"], stdin: "null" }).spawn();
+  // unshare execs sleep in the same process, so the pid is the pod's; wait until it left the node's namespace.
+  const nodeNs = (await sh("ip", "netns", "exec", node, "readlink", "/proc/self/ns/net")).trim();
+  for (let i = 0; i < 100; i++) {
+    const ns = await Deno.readLink(`/proc/${child.pid}/ns/net`).catch(() => nodeNs);
+    if (ns !== nodeNs && (await Deno.readTextFile(`/proc/${child.pid}/comm`)).trim() === "sleep") break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return {
+    pid: child.pid,
+    netns: `/proc/${child.pid}/ns/net`,
+    stop: async () => {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+      await child.status;
+    },
+  };
+}
+
+async function podJson(pid: number, ...args: string[]): Promise<any> {
+  return JSON.parse(await sh("nsenter", `--net=/proc/${pid}/ns/net`, "ip", "-j", ...args));
+}
+
+Deno.test("a libcni-style runtime: Debian's macvlan with anchor IPAM, chained with tuning, on a /proc/PID/ns/net pod", async () => {
+  const store = Deno.makeTempDirSync({ prefix: "rt-runtime-store-" });
+  await withTempNetns(["rnode", "rlan"], async ([node, lan]) => {
+    await sh("ip", "-n", lan, "link", "add", "m0", "type", "veth", "peer", "name", "eth0.2", "netns", node);
+    await sh("ip", "-n", node, "link", "set", "eth0.2", "up");
+    await sh("ip", "-n", lan, "addr", "add", "10.0.2.1/24", "dev", "m0");
+    await sh("ip", "-n", lan, "link", "set", "m0", "up");
+    const list: Conflist = {
+      cniVersion: "1.0.0",
+      name: "lan2",
+      plugins: [
+        {
+          type: "macvlan",
+          master: "eth0.2",
+          mode: "bridge",
+          args: { cni: { "cni.anchor.org/subnet": "10.0.2.0/24" } },
+          ipam: { type: "anchor", store },
+        },
+        { type: "tuning", sysctl: { "net.ipv4.conf.eth0.arp_notify": "1" } },
+      ],
+    };
+    const main = new URL("../main.ts", import.meta.url).pathname;
+    await sh(Deno.execPath(), "run", "-A", "--quiet", main, "anchor", "pool", "set", "default", "10.0.2.[20-29]", "--store", store);
+    await sh(Deno.execPath(), "run", "-A", "--quiet", main, "anchor", "gw", "set", "10.0.2.0/24", "10.0.2.1", "--store", store);
+
+    const pod = await startPod(node);
+    try {
+      const rt = { containerId: "c0ffee", netns: pod.netns, ifname: "eth0", cniArgs: CNI_ARGS, node };
+      const result = await addNetworkList(list, rt);
+      assert.equal(result.cniVersion, "1.0.0");
+      assert.equal(result.ips[0].address, "10.0.2.20/24");
+      assert.equal(result.ips[0].gateway, "10.0.2.1");
+      const eth0 = (await podJson(pod.pid, "addr", "show", "eth0"))[0];
+      assert.equal(eth0.linkinfo?.info_kind ?? "macvlan", "macvlan");
+      assert.ok(eth0.addr_info.some((a: any) => a.local === "10.0.2.20"), "the pod has anchor's address");
+      const tuned = await sh("nsenter", `--net=${pod.netns}`, "cat", "/proc/sys/net/ipv4/conf/eth0/arp_notify");
+      assert.equal(tuned.trim(), "1", "tuning ran on our result");
+      const routes = await podJson(pod.pid, "route", "show", "default");
+      assert.equal(routes[0]?.gateway, "10.0.2.1");
+      await sh("nsenter", `--net=${pod.netns}`, "ping", "-c1", "-W2", "10.0.2.1");
+
+      await checkNetworkList(list, rt, result);
+      await delNetworkList(list, rt, result);
+      await delNetworkList(list, rt, result); // runtimes repeat DEL; it must still succeed
+      const after = await podJson(pod.pid, "link", "show");
+      assert.ok(!after.some((l: any) => l.ifname === "eth0"), "DEL removed the macvlan");
+      const records = JSON.parse(Deno.readTextFileSync(`${store}/store.json`)).keys;
+      assert.ok(!Object.keys(records).some((k) => k.startsWith("/anchor/cn/")), "DEL released the address");
+
+      // ADD again, then the pod dies before DEL: DEL must still succeed and release the address.
+      await addNetworkList(list, rt);
+      await pod.stop();
+      await delNetworkList(list, { ...rt }, result);
+      const left = JSON.parse(Deno.readTextFileSync(`${store}/store.json`)).keys;
+      assert.ok(!Object.keys(left).some((k) => k.startsWith("/anchor/cn/") || k.startsWith("/anchor/ip/")));
+    } finally {
+      await pod.stop();
+    }
+  }).finally(() => Deno.removeSync(store, { recursive: true }));
+});
+
+Deno.test("a libcni-style runtime: ratchet sends an ineligible pod to Debian's bridge, and DEL twice after the pod died", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "rt-runtime-ratchet-" });
+  await withTempNetns(["rnode"], async ([node]) => {
+    const list: Conflist = {
+      cniVersion: "0.4.0",
+      name: "pods",
+      plugins: [{
+        type: "ratchet",
+        store: `${dir}/store`,
+        kubernetes: { node_name: "node01" },
+        parent_interface: "lo",
+        parent_address: "127.0.0.1",
+        boot_network: { type: "loopback" },
+        delegate: { type: "bridge", bridge: "cni0", isGateway: true, ipam: { type: "host-local", subnet: "10.88.0.0/24", dataDir: `${dir}/hl` } },
+      }],
+    };
+    const pod = await startPod(node);
+    try {
+      const rt = { containerId: "feedbeef", netns: pod.netns, ifname: "eth0", cniArgs: CNI_ARGS, node };
+      const result = await addNetworkList(list, rt);
+      assert.equal(result.cniVersion, "0.4.0");
+      assert.equal(result.ips[0].version, "4", "the delegate's result comes back in the config's version");
+      assert.match(result.ips[0].address, /^10\.88\.0\.\d+\/24$/);
+      const eth0 = (await podJson(pod.pid, "addr", "show", "eth0"))[0];
+      assert.ok(eth0.addr_info.some((a: any) => `${a.local}/${a.prefixlen}` === result.ips[0].address));
+      await checkNetworkList(list, rt, result);
+      await pod.stop();
+      await delNetworkList(list, rt, result);
+      await delNetworkList(list, rt, result);
+      const leases = [...Deno.readDirSync(`${dir}/hl/pods`)].map((e) => e.name).filter((n) => /^\d/.test(n));
+      assert.deepEqual(leases, [], "the delegate's DEL released host-local's lease");
+    } finally {
+      await pod.stop();
+    }
+  }).finally(() => Deno.removeSync(dir, { recursive: true }));
+});
