@@ -2,7 +2,8 @@
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { Handle } from "../netlink/mod.ts";
 import type { Store } from "../store/mod.ts";
-import { type EndRecord, KEY, type LinkState, parseRecord } from "./keys.ts";
+import { canonicalIp } from "../ip/mod.ts";
+import { type AttachRecord, type EndRecord, KEY, type LinkState, parseRecord } from "./keys.ts";
 import { checkEnd } from "./plumb.ts";
 
 /**
@@ -32,9 +33,27 @@ export async function checkEnds(store: Store, containerId: string, netns: string
       if (st.kind === "veth" ? st.status !== "up" : !mine.up) continue;
       // No MAC comparison: a veth re-made after the peer came back has new MACs, and that is a repair.
       checkEnd(h, { ifname, kind: rec.kind, ip: rec.ip, vni: st.vni, remote: mine.remote });
+      if (st.kind === "vxlan" && mine.remote) await checkPeerStayed(store, rec, mine.remote);
     }
   } finally {
     h.close();
   }
   return names;
+}
+
+/** A vxlan end points at the node its peer was on when it was made; the peer may have moved since. */
+async function checkPeerStayed(store: Store, rec: EndRecord, remote: string): Promise<void> {
+  // The link id is both ends' <ns>/<pod>/<ifname>, six slash-free segments.
+  const parts = rec.link.split("/");
+  const other = [parts.slice(0, 3), parts.slice(3, 6)].map((p) => p.join("/")).find((e) => e !== rec.end);
+  if (!other) return;
+  const [namespace, pod] = other.split("/");
+  const peer = parseRecord<AttachRecord>(await store.get(KEY.attach(namespace, pod)));
+  if (peer?.parent_address && canonicalIp(peer.parent_address) !== remote) {
+    throw new CniError(
+      ErrorCode.CheckFailed,
+      `CHECK: the vxlan remote of ${rec.end.split("/")[2]} is stale`,
+      `it points at ${remote}, but ${namespace}/${pod} is now on node ${peer.node} (${peer.parent_address})`,
+    );
+  }
 }

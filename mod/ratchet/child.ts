@@ -74,28 +74,36 @@ export async function spawnChild(store: Store, childPath: string | undefined, re
   // runs, in which a kubelet killing the plugin's process group would take the child too.
   const [program, args] = executable(SETSID) ? [SETSID, [cmd.program, ...cmd.args]] : [cmd.program, cmd.args];
   const env = Object.fromEntries(Object.entries(Deno.env.toObject()).filter(([k]) => !k.startsWith("CNI_")));
-  const child = new Deno.Command(program, {
-    args: [...args, CHILD_COMMAND, "--container", req.containerId, "--pod", `${req.namespace}/${req.pod}`],
-    env,
-    clearEnv: true,
-    stdin: "piped",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  child.unref();
-  const record: ChildRecord = { pid: child.pid, container_id: req.containerId, started: new Date().toISOString() };
-  const writer = child.stdin.getWriter();
-  try {
-    await store.put(KEY.child(req.namespace, req.pod), JSON.stringify(record));
-    await writer.write(new TextEncoder().encode(JSON.stringify(req)));
-  } catch (e) {
-    killQuietly(child.pid, "SIGKILL");
-    throw e;
-  } finally {
-    await writer.close().catch(() => {});
+  for (let attempt = 1;; attempt++) {
+    const child = new Deno.Command(program, {
+      args: [...args, CHILD_COMMAND, "--container", req.containerId, "--pod", `${req.namespace}/${req.pod}`],
+      env,
+      clearEnv: true,
+      stdin: "piped",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    child.unref();
+    const record: ChildRecord = { pid: child.pid, container_id: req.containerId, started: new Date().toISOString() };
+    const writer = child.stdin.getWriter();
+    try {
+      await store.put(KEY.child(req.namespace, req.pod), JSON.stringify(record));
+      await writer.write(new TextEncoder().encode(JSON.stringify(req)));
+      await writer.close();
+      log.info(`started ${CHILD_NAME}`, { pid: child.pid, program: cmd.program });
+      return child.pid;
+    } catch (e) {
+      killQuietly(child.pid, "SIGKILL");
+      const status = await Promise.race([child.status, new Promise<undefined>((r) => setTimeout(() => r(undefined), 1000))]);
+      const how = status ? `exited with status ${status.code}${status.signal ? ` (${status.signal})` : ""}` : "did not exit";
+      // A child that died before reading its request (a failed start under load) gets one more try.
+      if (attempt < 2 && e instanceof Deno.errors.BrokenPipe) {
+        log.warn(`${CHILD_NAME} ${how} before reading its request; starting it again`);
+        continue;
+      }
+      throw new Error(`starting ${CHILD_NAME} (${cmd.program}): ${(e as Error).message}; it ${how}`);
+    }
   }
-  log.info(`started ${CHILD_NAME}`, { pid: child.pid, program: cmd.program });
-  return child.pid;
 }
 
 /** True while `pid` is a live (not zombie) ratchet-child working for `containerId`. */

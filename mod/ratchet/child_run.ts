@@ -6,13 +6,15 @@
  */
 import { parseArgs } from "node:util";
 import { configureLog, log } from "../cni/log.ts";
-import { openStore, type Watch } from "../store/mod.ts";
+import { openStore } from "../store/mod.ts";
 import { CHILD_NAME, type ChildRequest } from "./child.ts";
 import { loadRatchetConf } from "./conf.ts";
 import { type ChildRecord, KEY, parseRecord } from "./keys.ts";
 import { attachRecord } from "./register.ts";
 import { setsid } from "./setsid.ts";
 import { settle } from "./settle.ts";
+import { type Interest, openFeed } from "./feed.ts";
+import type { PodLink, PodRef } from "./resolve.ts";
 import { ignoreEtcdCancel } from "./store_guard.ts";
 
 /** A pass runs at least this often, in case a watch event was lost. */
@@ -46,27 +48,19 @@ export async function childWait(argv: string[]): Promise<number> {
   const self = { namespace: req.namespace, pod: req.pod };
   if (conf.store.kind === "etcd") ignoreEtcdCancel();
   const store = await openStore(conf.store);
-  let stopped = false, dirty = true;
-  let wake = () => {};
+  const feed = openFeed(store, conf.store, (e) => log.warn(`watch: ${e.message}`));
+  let stopped = false;
   const onTerm = () => {
     stopped = true;
-    wake();
+    feed.interrupt();
   };
   Deno.addSignalListener("SIGTERM", onTerm);
-  const watches: Watch[] = [];
   try {
-    for (const prefix of ["/ratchet/attach/", "/ratchet/state/"]) {
-      try {
-        watches.push(await store.watch(prefix, () => ((dirty = true), wake()), (e) => log.warn(`watch ${prefix}: ${e.message}`)));
-      } catch (e) {
-        log.warn(`cannot watch ${prefix}, polling every ${RETRY_MS} ms`, { error: (e as Error).message });
-      }
-    }
     log.info("waiting for peers", { pod: `${self.namespace}/${self.pod}`, until: new Date(req.deadline).toISOString() });
     let pending: string[] = [];
     while (!stopped && Date.now() < req.deadline) {
-      dirty = false;
       try {
+        await feed.begin();
         const attach = await attachRecord(store, self);
         if (attach?.container_id !== req.containerId) {
           log.info("the pod's registration is gone or newer; nothing left to do");
@@ -78,10 +72,11 @@ export async function childWait(argv: string[]): Promise<number> {
           log.info(`all ${outcome.links.length} link(s) made`);
           return 0;
         }
+        await feed.focus(interest(self, outcome.links));
       } catch (e) {
         log.warn(`pass failed, retrying: ${(e as Error).message}`);
       }
-      if (!dirty && !stopped) await sleep(Math.min(RETRY_MS, req.deadline - Date.now()), (w) => (wake = w));
+      if (!stopped) await feed.next(Math.min(RETRY_MS, req.deadline - Date.now()));
     }
     if (stopped) {
       log.info("stopped by SIGTERM");
@@ -91,26 +86,25 @@ export async function childWait(argv: string[]): Promise<number> {
     return 1;
   } finally {
     Deno.removeSignalListener("SIGTERM", onTerm);
-    for (const w of watches) {
-      try {
-        w.close();
-      } catch (e) {
-        log.warn(`closing a watch: ${(e as Error).message}`);
-      }
+    try {
+      feed.close();
+    } catch (e) {
+      log.warn(`closing the watches: ${(e as Error).message}`);
     }
     await forget(store, self).catch((e) => log.warn(`cannot remove the child record: ${(e as Error).message}`));
     await store.close();
   }
 }
 
-function sleep(ms: number, onWake: (wake: () => void) => void): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, Math.max(ms, 0));
-    onWake(() => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
+/** What the next pass depends on: the pod's registration, its peers' and links' records, new declarations. */
+function interest(self: PodRef, links: PodLink[]): Interest {
+  return {
+    keys: [
+      KEY.attach(self.namespace, self.pod),
+      ...links.flatMap((l) => [KEY.attach(l.remote.namespace, l.remote.pod), KEY.state(l.id)]),
+    ],
+    prefixes: [KEY.peers(self.namespace, self.pod), KEY.links],
+  };
 }
 
 /** Removes the pod's child record if it is this process's. */

@@ -35,6 +35,8 @@ export interface Settler {
   self: PodRef;
   /** The pod's registration as written. */
   attach: AttachRecord;
+  /** The node's namespace, where vxlan underlays live and links are created from; default: this thread's. */
+  nodeNetns?: string;
 }
 
 /** A link end that exists in the pod, for the CNI result. */
@@ -64,9 +66,9 @@ export interface SettleOptions {
 class Handles {
   #node?: Handle;
   #pod?: Handle;
-  constructor(readonly podPath: string) {}
+  constructor(readonly podPath: string, readonly nodePath?: string) {}
   node(): Handle {
-    return this.#node ??= Handle.open();
+    return this.#node ??= Handle.open(this.nodePath);
   }
   pod(): Handle {
     return this.#pod ??= Handle.open(this.podPath);
@@ -119,7 +121,7 @@ export async function settle(s: Settler, opts: SettleOptions): Promise<SettleOut
   const { links, conflicts, peers } = await gatherLinks(s);
   const out: SettleOutcome = { links, made: [], pending: [], failed: [], conflicts };
   for (const c of conflicts) log.warn(c, { pod: `${s.self.namespace}/${s.self.pod}` });
-  const h = new Handles(s.attach.netns);
+  const h = new Handles(s.attach.netns, s.nodeNetns);
   try {
     for (const link of links) {
       const peer = peers.get(`${link.remote.namespace}/${link.remote.pod}`);

@@ -1,0 +1,272 @@
+/**
+ * ratchet's link making beside `ip` doing the same kernel work:
+ *
+ * 1. 100 veth links on one node and 100 vxlan links across two nodes, through the real plugin (one
+ *    process per pod, as a runtime runs it, 8 at a time), against ip -batch per node plus one ip
+ *    per pod for its addresses;
+ * 2. the cost per link while one node grows to 1000 links (2000 link ends), measured at 100, 250,
+ *    500 and 1000 links, in process (store + netlink, no process start), on the file store and on
+ *    etcd, against ip -batch doing the same growth.
+ *
+ * Everything lives in throwaway namespaces (nodes joined by a veth underlay); the host is untouched.
+ * Run alone: `deno run -A bench/ratchet_bench.ts` (prints a table), or through bench/main.ts.
+ */
+import type { BenchRow } from "./main.ts";
+import { startEtcd } from "../tests/lib/etcd.ts";
+import { ipJson, sh, TempNetns } from "../tests/lib/netns.ts";
+import { eventually, type LabPod, RatchetLab } from "../tests/lib/ratchet_lab.ts";
+import type { LinkEnd } from "../mod/links/mod.ts";
+
+const PLUGIN_LINKS = 100;
+const PARALLEL = 8;
+const GROWTH_CHECKPOINTS = [100, 250, 500, 1000];
+/** Each arriving pod links to this many of the pods before it. */
+const FAN = 10;
+
+/** A /30 per link: `.1` on one end, `.2` on the other. */
+function linkAddrs(n: number): [string, string] {
+  const base = n * 4;
+  const net = `10.${128 + (base >> 16)}.${(base >> 8) & 255}.${base & 255}`;
+  const [a, b, c, d] = net.split(".").map(Number);
+  return [`${a}.${b}.${c}.${d + 1}/30`, `${a}.${b}.${c}.${d + 2}/30`];
+}
+
+async function pool<T>(items: T[], width: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  }));
+}
+
+function primaryLabels(pair: LabPod, n: number) {
+  const [a, b] = linkAddrs(n);
+  return {
+    ratchet: "true",
+    "ratchet.local_ip": a.split("/")[0],
+    "ratchet.local_prefix": "30",
+    "ratchet.local_ifname": "in1",
+    "ratchet.pair_name": pair.name,
+    "ratchet.pair_ip": b.split("/")[0],
+    "ratchet.pair_prefix": "30",
+    "ratchet.pair_ifname": "in2",
+    "ratchet.primary": "true",
+  };
+}
+
+/** 100 links through the plugin: all primaries first, then all pairs, PARALLEL pods at a time. */
+async function pluginLinks(kind: "veth" | "vxlan"): Promise<{ ms: number; peakMb: number }> {
+  await using lab = await RatchetLab.create("file");
+  const [n1, n2] = lab.nodes;
+  const nodeB = kind === "veth" ? n1 : n2;
+  const pods = await lab.addPods(Array.from({ length: 2 * PLUGIN_LINKS }, (_, i) => `p${i}`));
+  const primaries = pods.slice(0, PLUGIN_LINKS), pairs = pods.slice(PLUGIN_LINKS);
+  for (const [i, p] of primaries.entries()) {
+    await lab.setPodMeta(p, n1, primaryLabels(pairs[i], i));
+    await lab.setPodMeta(pairs[i], nodeB, { ratchet: "true" });
+  }
+  const conf = (n: typeof n1) => lab.conf(n, { log_level: "warn", child_timeout_s: 300 });
+  const t0 = performance.now();
+  await pool(primaries, PARALLEL, (p) => lab.add(n1, p, conf(n1)));
+  await pool(pairs, PARALLEL, (p) => lab.add(nodeB, p, conf(nodeB)));
+  const done = await eventually(async () => {
+    const ends = await ipJson(primaries[primaries.length - 1].ns, "link", "show", "in1").catch(() => []);
+    return ends.length === 1 && (await countEnds(primaries)) === PLUGIN_LINKS;
+  }, 120_000, 200);
+  const ms = performance.now() - t0;
+  if (!done) throw new Error(`${kind}: not every link was made\n${lab.log()}`);
+  return { ms, peakMb: 0 };
+}
+
+async function countEnds(pods: LabPod[]): Promise<number> {
+  let n = 0;
+  for (const p of pods) n += (await ipJson(p.ns, "link", "show", "in1").catch(() => [])).length;
+  return n;
+}
+
+/** The reference for 1: the same links with ip, one batch per node and one ip per pod for addresses. */
+async function ipLinks(kind: "veth" | "vxlan"): Promise<number> {
+  const nodes = await TempNetns.create(["rn1", "rn2"]);
+  const pods = await TempNetns.create(Array.from({ length: 2 * PLUGIN_LINKS }, (_, i) => `q${i}`), { lo: false });
+  const dir = await Deno.makeTempDir({ prefix: "ratchet-bench-" });
+  try {
+    const [n1, n2] = [nodes.name(0), nodes.name(1)];
+    await sh("ip", "-n", n1, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", n2);
+    await sh("ip", "-n", n1, "addr", "add", "192.168.1.224/24", "dev", "eth0");
+    await sh("ip", "-n", n2, "addr", "add", "192.168.1.225/24", "dev", "eth0");
+    await sh("ip", "-n", n1, "link", "set", "eth0", "up");
+    await sh("ip", "-n", n2, "link", "set", "eth0", "up");
+    const t0 = performance.now();
+    const batches: [string, string[]][] = [[n1, []], [n2, []]];
+    for (let i = 0; i < PLUGIN_LINKS; i++) {
+      const a = pods.name(i), b = pods.name(PLUGIN_LINKS + i);
+      if (kind === "veth") {
+        batches[0][1].push(`link add in1 netns ${a} type veth peer name in2 netns ${b}`);
+      } else {
+        batches[0][1].push(`link add vx${i} type vxlan id ${1000 + i} remote 192.168.1.225 local 192.168.1.224 dev eth0 dstport 4789 nolearning`, `link set vx${i} netns ${a} name in1`);
+        batches[1][1].push(`link add vx${i} type vxlan id ${1000 + i} remote 192.168.1.224 local 192.168.1.225 dev eth0 dstport 4789 nolearning`, `link set vx${i} netns ${b} name in2`);
+      }
+    }
+    for (const [ns, lines] of batches) {
+      if (!lines.length) continue;
+      Deno.writeTextFileSync(`${dir}/${ns}`, lines.join("\n") + "\n");
+      await sh("ip", "-n", ns, "-batch", `${dir}/${ns}`);
+    }
+    await pool(Array.from({ length: 2 * PLUGIN_LINKS }, (_, i) => i), PARALLEL, async (i) => {
+      const link = i < PLUGIN_LINKS ? i : i - PLUGIN_LINKS;
+      const ifname = i < PLUGIN_LINKS ? "in1" : "in2";
+      const file = `${dir}/pod${i}`;
+      Deno.writeTextFileSync(file, `addr add ${linkAddrs(link)[i < PLUGIN_LINKS ? 0 : 1]} dev ${ifname}\nlink set ${ifname} up\n`);
+      await sh("ip", "-n", pods.name(i), "-batch", file);
+    });
+    return performance.now() - t0;
+  } finally {
+    await pods.cleanup();
+    await nodes.cleanup();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Pod k links to the FAN pods before it; returns pod k's declared ends and the links' numbers. */
+function growthLinks(k: number, names: string[], first: number): { ends: LinkEnd[]; count: number } {
+  const ends: LinkEnd[] = [];
+  for (let j = Math.max(0, k - FAN); j < k; j++) {
+    const [a, b] = linkAddrs(first + ends.length);
+    ends.push({ ifname: `p${j}`, ip: a, peer: { pod: names[j], namespace: "default", ifname: `p${k}`, ip: b }, primary: true });
+  }
+  return { ends, count: ends.length };
+}
+
+/** Pods needed to reach the last checkpoint. */
+function podsFor(links: number): number {
+  let k = 0, made = 0;
+  while (made < links) made += Math.min(k++, FAN);
+  return k;
+}
+
+/**
+ * 2: pods arrive one at a time on one node, each linking to the FAN before it; the time per link of
+ * each stretch between checkpoints. In process: registration + settle, the plugin minus its start.
+ */
+async function growth(store: "file" | { etcd: string }): Promise<{ perLink: number[]; peakMb: number }> {
+  const [{ loadRatchetConf }, { register }, { settle }] = await Promise.all([
+    import("../mod/ratchet/conf.ts"),
+    import("../mod/ratchet/register.ts"),
+    import("../mod/ratchet/settle.ts"),
+  ]);
+  await using lab = await RatchetLab.create(store, 1);
+  const [node] = lab.nodes;
+  const nodePath = `/run/netns/${node.ns}`;
+  const conf = loadRatchetConf({ cniVersion: "1.0.0", name: "bench", type: "ratchet", ...lab.storeFields(), delegate: { type: "bridge" } });
+  const count = podsFor(GROWTH_CHECKPOINTS.at(-1)!);
+  const pods = await lab.addPods(Array.from({ length: count }, (_, i) => `g${i}`));
+  const names = pods.map((p) => p.name);
+  const perLink: number[] = [];
+  let made = 0, mark = performance.now(), markLinks = 0, peak = 0;
+  for (const [k, pod] of pods.entries()) {
+    const { ends } = growthLinks(k, names, made);
+    const self = { namespace: "default", pod: pod.name };
+    const attach = await register(lab.store, self, {
+      container_id: pod.containerId,
+      netns: pod.path,
+      node: node.name,
+      parent_interface: "",
+      parent_address: "",
+      links: ends,
+    }, { namespace: "default", pod: pod.name, ifname: "eth0", netns: pod.path, eligible: true, node: node.name });
+    const out = await settle({ conf, store: lab.store, self, attach, nodeNetns: nodePath }, { claimWaitMs: 0 });
+    if (out.made.length !== ends.length) throw new Error(`pod ${k}: made ${out.made.length} of ${ends.length}: ${out.failed[0]?.error.message}`);
+    made += ends.length;
+    peak = Math.max(peak, Deno.memoryUsage().rss);
+    const checkpoint = GROWTH_CHECKPOINTS[perLink.length];
+    if (made >= checkpoint) {
+      const now = performance.now();
+      perLink.push((now - mark) / (made - markLinks));
+      mark = now;
+      markLinks = made;
+    }
+  }
+  return { perLink, peakMb: peak / 2 ** 20 };
+}
+
+/** The reference for 2: the same growth with ip, one batch in the node and one per touched pod. */
+async function ipGrowth(): Promise<number[]> {
+  const node = await TempNetns.create(["gnode"]);
+  const count = podsFor(GROWTH_CHECKPOINTS.at(-1)!);
+  const pods = await TempNetns.create(Array.from({ length: count }, (_, i) => `h${i}`), { lo: false });
+  const dir = await Deno.makeTempDir({ prefix: "ratchet-bench-" });
+  try {
+    const perLink: number[] = [];
+    let made = 0, mark = performance.now(), markLinks = 0;
+    for (let k = 0; k < count; k++) {
+      const create: string[] = [];
+      const addr = new Map<number, string[]>();
+      for (let j = Math.max(0, k - FAN); j < k; j++) {
+        const [a, b] = linkAddrs(made++);
+        create.push(`link add p${j} netns ${pods.name(k)} type veth peer name p${k} netns ${pods.name(j)}`);
+        addr.set(k, [...(addr.get(k) ?? []), `addr add ${a} dev p${j}`, `link set p${j} up`]);
+        addr.set(j, [...(addr.get(j) ?? []), `addr add ${b} dev p${k}`, `link set p${k} up`]);
+      }
+      if (create.length) {
+        Deno.writeTextFileSync(`${dir}/create`, create.join("\n") + "\n");
+        await sh("ip", "-n", node.name(0), "-batch", `${dir}/create`);
+        for (const [p, lines] of addr) {
+          Deno.writeTextFileSync(`${dir}/addr`, lines.join("\n") + "\n");
+          await sh("ip", "-n", pods.name(p), "-batch", `${dir}/addr`);
+        }
+      }
+      const checkpoint = GROWTH_CHECKPOINTS[perLink.length];
+      if (made >= checkpoint) {
+        const now = performance.now();
+        perLink.push((now - mark) / (made - markLinks));
+        mark = now;
+        markLinks = made;
+      }
+    }
+    return perLink;
+  } finally {
+    await pods.cleanup();
+    await node.cleanup();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Every row of this benchmark. */
+export async function run(): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  for (const kind of ["veth", "vxlan"] as const) {
+    const ours = await pluginLinks(kind);
+    const ref = await ipLinks(kind);
+    rows.push({
+      name: `${PLUGIN_LINKS} ${kind} links via the plugin (${2 * PLUGIN_LINKS} ADDs, ${PARALLEL} at a time, file store)`,
+      ours_ms: ours.ms,
+      ref_ms: ref,
+      ratio: ours.ms / ref,
+      note: "ref: ip -batch per node + one ip per pod; ours pays a process start and store round trips per pod",
+    });
+  }
+  const refGrowth = await ipGrowth();
+  const etcd = await startEtcd();
+  try {
+    for (const [label, store] of [["file store", "file"], ["etcd", { etcd: etcd.endpoint }]] as const) {
+      const ours = await growth(store);
+      for (const [i, links] of GROWTH_CHECKPOINTS.entries()) {
+        rows.push({
+          name: `per link while one node grows, at ${links} links (${2 * links} ends), ${label}`,
+          ours_ms: ours.perLink[i],
+          ref_ms: refGrowth[i],
+          ratio: ours.perLink[i] / refGrowth[i],
+          peak_mb: i === GROWTH_CHECKPOINTS.length - 1 ? ours.peakMb : undefined,
+          note: i === 0 ? `in process; each pod links to the ${FAN} before it; ref: ip -batch` : undefined,
+        });
+      }
+    }
+  } finally {
+    await etcd.stop();
+  }
+  return rows;
+}
+
+if (import.meta.main) {
+  const { toMarkdown } = await import("./main.ts");
+  console.log(toMarkdown((await run()).map((r) => ({ suite: "ratchet", ...r }))));
+}
