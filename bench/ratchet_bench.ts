@@ -68,10 +68,14 @@ async function pluginLinks(kind: "veth" | "vxlan"): Promise<{ ms: number; peakMb
   const t0 = performance.now();
   await pool(primaries, PARALLEL, (p) => lab.add(n1, p, conf(n1)));
   await pool(pairs, PARALLEL, (p) => lab.add(nodeB, p, conf(nodeB)));
-  const done = await eventually(async () => {
-    const ends = await ipJson(primaries[primaries.length - 1].ns, "link", "show", "in1").catch(() => []);
-    return ends.length === 1 && (await countEnds(primaries)) === PLUGIN_LINKS;
-  }, 120_000, 200);
+  const done = await eventually(
+    async () => {
+      const ends = await ipJson(primaries[primaries.length - 1].ns, "link", "show", "in1").catch(() => []);
+      return ends.length === 1 && (await countEnds(primaries)) === PLUGIN_LINKS;
+    },
+    120_000,
+    200,
+  );
   const ms = performance.now() - t0;
   if (!done) throw new Error(`${kind}: not every link was made\n${lab.log()}`);
   return { ms, peakMb: 0 };
@@ -86,7 +90,9 @@ async function countEnds(pods: LabPod[]): Promise<number> {
 /** The reference for 1: the same links with ip, one batch per node and one ip per pod for addresses. */
 async function ipLinks(kind: "veth" | "vxlan"): Promise<number> {
   const nodes = await TempNetns.create(["rn1", "rn2"]);
-  const pods = await TempNetns.create(Array.from({ length: 2 * PLUGIN_LINKS }, (_, i) => `q${i}`), { lo: false });
+  const pods = await TempNetns.create(Array.from({ length: 2 * PLUGIN_LINKS }, (_, i) => `q${i}`), {
+    lo: false,
+  });
   const dir = await Deno.makeTempDir({ prefix: "ratchet-bench-" });
   try {
     const [n1, n2] = [nodes.name(0), nodes.name(1)];
@@ -102,8 +108,18 @@ async function ipLinks(kind: "veth" | "vxlan"): Promise<number> {
       if (kind === "veth") {
         batches[0][1].push(`link add in1 netns ${a} type veth peer name in2 netns ${b}`);
       } else {
-        batches[0][1].push(`link add vx${i} type vxlan id ${1000 + i} remote 192.168.1.225 local 192.168.1.224 dev eth0 dstport 4789 nolearning`, `link set vx${i} netns ${a} name in1`);
-        batches[1][1].push(`link add vx${i} type vxlan id ${1000 + i} remote 192.168.1.224 local 192.168.1.225 dev eth0 dstport 4789 nolearning`, `link set vx${i} netns ${b} name in2`);
+        batches[0][1].push(
+          `link add vx${i} type vxlan id ${
+            1000 + i
+          } remote 192.168.1.225 local 192.168.1.224 dev eth0 dstport 4789 nolearning`,
+          `link set vx${i} netns ${a} name in1`,
+        );
+        batches[1][1].push(
+          `link add vx${i} type vxlan id ${
+            1000 + i
+          } remote 192.168.1.224 local 192.168.1.225 dev eth0 dstport 4789 nolearning`,
+          `link set vx${i} netns ${b} name in2`,
+        );
       }
     }
     for (const [ns, lines] of batches) {
@@ -115,7 +131,10 @@ async function ipLinks(kind: "veth" | "vxlan"): Promise<number> {
       const link = i < PLUGIN_LINKS ? i : i - PLUGIN_LINKS;
       const ifname = i < PLUGIN_LINKS ? "in1" : "in2";
       const file = `${dir}/pod${i}`;
-      Deno.writeTextFileSync(file, `addr add ${linkAddrs(link)[i < PLUGIN_LINKS ? 0 : 1]} dev ${ifname}\nlink set ${ifname} up\n`);
+      Deno.writeTextFileSync(
+        file,
+        `addr add ${linkAddrs(link)[i < PLUGIN_LINKS ? 0 : 1]} dev ${ifname}\nlink set ${ifname} up\n`,
+      );
       await sh("ip", "-n", pods.name(i), "-batch", file);
     });
     return performance.now() - t0;
@@ -131,7 +150,12 @@ function growthLinks(k: number, names: string[], first: number): { ends: LinkEnd
   const ends: LinkEnd[] = [];
   for (let j = Math.max(0, k - FAN); j < k; j++) {
     const [a, b] = linkAddrs(first + ends.length);
-    ends.push({ ifname: `p${j}`, ip: a, peer: { pod: names[j], namespace: "default", ifname: `p${k}`, ip: b }, primary: true });
+    ends.push({
+      ifname: `p${j}`,
+      ip: a,
+      peer: { pod: names[j], namespace: "default", ifname: `p${k}`, ip: b },
+      primary: true,
+    });
   }
   return { ends, count: ends.length };
 }
@@ -156,7 +180,13 @@ async function growth(store: "file" | { etcd: string }): Promise<{ perLink: numb
   await using lab = await RatchetLab.create(store, 1);
   const [node] = lab.nodes;
   const nodePath = `/run/netns/${node.ns}`;
-  const conf = loadRatchetConf({ cniVersion: "1.0.0", name: "bench", type: "ratchet", ...lab.storeFields(), delegate: { type: "bridge" } });
+  const conf = loadRatchetConf({
+    cniVersion: "1.0.0",
+    name: "bench",
+    type: "ratchet",
+    ...lab.storeFields(),
+    delegate: { type: "bridge" },
+  });
   const count = podsFor(GROWTH_CHECKPOINTS.at(-1)!);
   const pods = await lab.addPods(Array.from({ length: count }, (_, i) => `g${i}`));
   const names = pods.map((p) => p.name);
@@ -172,9 +202,21 @@ async function growth(store: "file" | { etcd: string }): Promise<{ perLink: numb
       parent_interface: "",
       parent_address: "",
       links: ends,
-    }, { namespace: "default", pod: pod.name, ifname: "eth0", netns: pod.path, eligible: true, node: node.name });
-    const out = await settle({ conf, store: lab.store, self, attach, nodeNetns: nodePath }, { claimWaitMs: 0 });
-    if (out.made.length !== ends.length) throw new Error(`pod ${k}: made ${out.made.length} of ${ends.length}: ${out.failed[0]?.error.message}`);
+    }, {
+      namespace: "default",
+      pod: pod.name,
+      ifname: "eth0",
+      netns: pod.path,
+      eligible: true,
+      node: node.name,
+      network: "bench",
+    });
+    const out = await settle({ conf, store: lab.store, self, attach, nodeNetns: nodePath }, {
+      claimWaitMs: 0,
+    });
+    if (out.made.length !== ends.length) {
+      throw new Error(`pod ${k}: made ${out.made.length} of ${ends.length}: ${out.failed[0]?.error.message}`);
+    }
     made += ends.length;
     peak = Math.max(peak, Deno.memoryUsage().rss);
     const checkpoint = GROWTH_CHECKPOINTS[perLink.length];
@@ -237,11 +279,14 @@ export async function run(): Promise<BenchRow[]> {
     const ours = await pluginLinks(kind);
     const ref = await ipLinks(kind);
     rows.push({
-      name: `${PLUGIN_LINKS} ${kind} links via the plugin (${2 * PLUGIN_LINKS} ADDs, ${PARALLEL} at a time, file store)`,
+      name: `${PLUGIN_LINKS} ${kind} links via the plugin (${
+        2 * PLUGIN_LINKS
+      } ADDs, ${PARALLEL} at a time, file store)`,
       ours_ms: ours.ms,
       ref_ms: ref,
       ratio: ours.ms / ref,
-      note: "ref: ip -batch per node + one ip per pod; ours pays a process start and store round trips per pod",
+      note:
+        "ref: ip -batch per node + one ip per pod; ours pays a process start and store round trips per pod",
     });
   }
   const refGrowth = await ipGrowth();

@@ -211,8 +211,8 @@ function suite(backend: "file" | "etcd") {
           assert.ok(await eventually(() => lab.ping(r1, "fd00:10::2", 1)), "ping over IPv6");
           assert.ok(await eventually(() => lab.ping(r1, "10.10.1.2", 1)), "ping across nodes");
           // Once the children are done nothing repairs behind CHECK's back.
-        assert.ok(await eventually(() => childPids([...lab.containerIds]).length === 0));
-        await nsExec(r1.ns, "ip", "link", "del", "e2");
+          assert.ok(await eventually(() => childPids([...lab.containerIds]).length === 0));
+          await nsExec(r1.ns, "ip", "link", "del", "e2");
           const chk = await lab.call("CHECK", n1, r1, { ...conf(n1), prevResult: x1 });
           assert.equal(chk.code, 1);
           assert.equal(chk.json.code, 105, chk.stdout);
@@ -276,6 +276,57 @@ function suite(backend: "file" | "etcd") {
           },
         );
       }
+
+      await t.step(
+        "GC releases what DEL would have for containers the runtime forgot, on this network only",
+        async () => {
+          await using lab = await newLab();
+          const [n1] = lab.nodes;
+          const [a, b, c, p] = await lab.addPods(["ga", "gb", "gc", "gp"]);
+          await lab.setPodMeta(a, n1, {
+            ratchet: "true",
+            "ratchet.local_ip": "10.7.0.1",
+            "ratchet.local_ifname": "in1",
+            "ratchet.pair_name": b.name,
+            "ratchet.pair_ip": "10.7.0.2",
+            "ratchet.pair_ifname": "in2",
+            "ratchet.primary": "true",
+          });
+          await lab.setPodMeta(b, n1, { ratchet: "true" });
+          await lab.setPodMeta(c, n1, { ratchet: "true" });
+          // Debian's plugins speak CNI 1.0 at most, so GC is not forwarded to them.
+          const base = lab.conf(n1);
+          const conf = {
+            ...base,
+            cniVersion: "1.1.0",
+            delegate: { ...base.delegate as object, cniVersion: "1.0.0" },
+            boot_network: { type: "loopback", cniVersion: "1.0.0" },
+          };
+          for (const pod of [a, b, c, p]) await lab.add(n1, pod, conf);
+          assert.equal(childPids([c.containerId]).length, 1);
+          const gc = (network: string, valid: typeof a[]) =>
+            lab.call("GC", n1, a, {
+              ...conf,
+              name: network,
+              "cni.dev/valid-attachments": valid.map((x) => ({ containerID: x.containerId, ifname: "eth0" })),
+            });
+          assert.equal((await gc("another-network", [])).code, 0);
+          assert.ok(await lab.link(a, "in1"), "another network's GC touched nothing");
+          const r = await gc(String(base.name), [b]);
+          assert.equal(r.code, 0, r.stdout);
+          assert.equal(await lab.link(a, "in1"), undefined, "a's link end was released");
+          assert.deepEqual(childPids([c.containerId]), [], "c's child was stopped");
+          const left = await lab.leftovers();
+          assert.ok(left.every((k) => k.includes(b.containerId) || k.includes(b.name)), JSON.stringify(left));
+          assert.ok(
+            left.includes(`/ratchet/containers/${b.containerId}`),
+            "the live container keeps its records",
+          );
+          await lab.del(n1, b, conf);
+          await lab.del(n1, p, conf);
+          await assertClean(lab);
+        },
+      );
 
       await t.step(
         "invalid link labels fail ADD with code 7 naming the label, and leave nothing",

@@ -33,14 +33,29 @@ Deno.test("resolve: the non-primary pod learns its link from the primary's label
   assert.equal(b.links.length, 1);
   assert.equal(a.links[0].id, b.links[0].id);
   assert.equal(a.links[0].id, "default/pair-pod/in2/default/primary-pod/in1");
-  assert.deepEqual(b.links[0].local, { namespace: "default", pod: "pair-pod", ifname: "in2", ip: "192.168.2.101/24" });
-  assert.deepEqual(b.links[0].remote, { namespace: "default", pod: "primary-pod", ifname: "in1", ip: "192.168.2.100/24" });
+  assert.deepEqual(b.links[0].local, {
+    namespace: "default",
+    pod: "pair-pod",
+    ifname: "in2",
+    ip: "192.168.2.101/24",
+  });
+  assert.deepEqual(b.links[0].remote, {
+    namespace: "default",
+    pod: "primary-pod",
+    ifname: "in1",
+    ip: "192.168.2.100/24",
+  });
 });
 
 Deno.test("resolve: the better-ranked declaration wins an interface and the loser is reported", () => {
   const self = { namespace: "lab", pod: "a" };
   const mine = declarationsOf(self, [
-    { ifname: "in1", ip: "10.0.0.1/30", peer: { pod: "b", namespace: "lab", ifname: "in1", ip: "10.0.0.2/30" }, primary: false },
+    {
+      ifname: "in1",
+      ip: "10.0.0.1/30",
+      peer: { pod: "b", namespace: "lab", ifname: "in1", ip: "10.0.0.2/30" },
+      primary: false,
+    },
   ]);
   const topo = topologyDeclaration({
     id: "x",
@@ -61,7 +76,12 @@ Deno.test("resolve: the better-ranked declaration wins an interface and the lose
 Deno.test("resolve: several links per pod, IPv6, no address, links to other pods ignored", () => {
   const self = { namespace: "default", pod: "r1" };
   const decls = declarationsOf(self, [
-    { ifname: "e1", ip: "2001:db8::1/64", peer: { pod: "r2", namespace: "default", ifname: "e1", ip: "2001:db8::2/64" }, primary: true },
+    {
+      ifname: "e1",
+      ip: "2001:db8::1/64",
+      peer: { pod: "r2", namespace: "default", ifname: "e1", ip: "2001:db8::2/64" },
+      primary: true,
+    },
     { ifname: "e2", peer: { pod: "r3", namespace: "other", ifname: "e9" }, primary: true },
   ]);
   decls.push(...declarationsOf({ namespace: "default", pod: "r2" }, [
@@ -116,18 +136,29 @@ Deno.test("conf: problems name their field", () => {
     [{ kubernetes: "yes" }, /kubernetes must be an object/],
   ];
   for (const [patch, re] of bad) {
-    assert.throws(() => loadRatchetConf({ cniVersion: "1.0.0", ...SAMPLE, ...patch } as NetConf), (e: Error & { code?: number }) => {
-      assert.equal(e.code, 7, e.message);
-      assert.match(e.message, re);
-      return true;
-    });
+    assert.throws(
+      () => loadRatchetConf({ cniVersion: "1.0.0", ...SAMPLE, ...patch } as NetConf),
+      (e: Error & { code?: number }) => {
+        assert.equal(e.code, 7, e.message);
+        assert.match(e.message, re);
+        return true;
+      },
+    );
   }
-  const file = loadRatchetConf({ cniVersion: "1.0.0", name: "n", type: "ratchet", delegate: { type: "bridge" } } as NetConf);
+  const file = loadRatchetConf(
+    { cniVersion: "1.0.0", name: "n", type: "ratchet", delegate: { type: "bridge" } } as NetConf,
+  );
   assert.deepEqual(file.store, { kind: "file", dir: "/var/lib/cni/anchor" });
 });
 
 Deno.test("cli: store flags are split off and everything else keeps its order", () => {
-  const { flags, rest } = splitStoreFlags(["topo.rt", "--etcd-endpoints", "http://127.0.0.1:1", "--prune", "--store=/x"]);
+  const { flags, rest } = splitStoreFlags([
+    "topo.rt",
+    "--etcd-endpoints",
+    "http://127.0.0.1:1",
+    "--prune",
+    "--store=/x",
+  ]);
   assert.deepEqual(flags, { "etcd-endpoints": "http://127.0.0.1:1", store: "/x" });
   assert.deepEqual(rest, ["topo.rt", "--prune"]);
   assert.throws(() => splitStoreFlags(["--store"]), /needs a value/);

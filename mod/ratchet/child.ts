@@ -55,10 +55,14 @@ function invokedPath(): string | undefined {
  * else `deno run main.ts ratchet-child` for a program started through deno directly.
  */
 export function childCommand(childPath?: string): { program: string; args: string[] } {
-  const beside = [invokedPath(), Deno.execPath()].filter((p) => p !== undefined).map((p) => `${dirOf(p)}/${CHILD_NAME}`);
+  const beside = [invokedPath(), Deno.execPath()].filter((p) => p !== undefined).map((p) =>
+    `${dirOf(p)}/${CHILD_NAME}`
+  );
   const candidates = childPath ? [childPath, ...beside] : beside;
   for (const c of candidates) if (executable(c)) return { program: c, args: [] };
-  if (childPath) log.warn(`child_path ${childPath} is not executable and no ${CHILD_NAME} was found beside the program`);
+  if (childPath) {
+    log.warn(`child_path ${childPath} is not executable and no ${CHILD_NAME} was found beside the program`);
+  }
   const main = new URL("../../main.ts", import.meta.url);
   return { program: Deno.execPath(), args: ["run", "-A", "--quiet", main.pathname, CHILD_NAME] };
 }
@@ -68,7 +72,11 @@ export function childCommand(childPath?: string): { program: string; args: strin
  * variables, the request on stdin. Its pid is recorded before it gets the request, so that DEL can
  * stop it even if the child finishes or fails at once.
  */
-export async function spawnChild(store: Store, childPath: string | undefined, req: ChildRequest): Promise<number> {
+export async function spawnChild(
+  store: Store,
+  childPath: string | undefined,
+  req: ChildRequest,
+): Promise<number> {
   const cmd = childCommand(childPath);
   // setsid(1) execs in place (the same pid) and closes the window before the child's own setsid()
   // runs, in which a kubelet killing the plugin's process group would take the child too.
@@ -84,7 +92,11 @@ export async function spawnChild(store: Store, childPath: string | undefined, re
       stderr: "null",
     }).spawn();
     child.unref();
-    const record: ChildRecord = { pid: child.pid, container_id: req.containerId, started: new Date().toISOString() };
+    const record: ChildRecord = {
+      pid: child.pid,
+      container_id: req.containerId,
+      started: new Date().toISOString(),
+    };
     const writer = child.stdin.getWriter();
     try {
       await store.put(KEY.child(req.namespace, req.pod), JSON.stringify(record));
@@ -94,8 +106,13 @@ export async function spawnChild(store: Store, childPath: string | undefined, re
       return child.pid;
     } catch (e) {
       killQuietly(child.pid, "SIGKILL");
-      const status = await Promise.race([child.status, new Promise<undefined>((r) => setTimeout(() => r(undefined), 1000))]);
-      const how = status ? `exited with status ${status.code}${status.signal ? ` (${status.signal})` : ""}` : "did not exit";
+      const status = await Promise.race([
+        child.status,
+        new Promise<undefined>((r) => setTimeout(() => r(undefined), 1000)),
+      ]);
+      const how = status
+        ? `exited with status ${status.code}${status.signal ? ` (${status.signal})` : ""}`
+        : "did not exit";
       // A child that died before reading its request (a failed start under load) gets one more try.
       if (attempt < 2 && e instanceof Deno.errors.BrokenPipe) {
         log.warn(`${CHILD_NAME} ${how} before reading its request; starting it again`);

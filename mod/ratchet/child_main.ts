@@ -4,7 +4,10 @@ import { refusingPlugin, type Role, runRole } from "../role.ts";
 export const role: Role = {
   name: "ratchet-child",
   summary: "ratchet's background helper; ratchet starts it, people and runtimes do not",
-  plugin: () => Promise.resolve(refusingPlugin("ratchet-child is started by the ratchet plugin; configure type \"ratchet\" instead")),
+  plugin: () =>
+    Promise.resolve(
+      refusingPlugin('ratchet-child is started by the ratchet plugin; configure type "ratchet" instead'),
+    ),
   commands: {
     wait: {
       usage: "wait --container ID --pod NAMESPACE/NAME   (the request comes on stdin)",

@@ -56,7 +56,10 @@ export async function childWait(argv: string[]): Promise<number> {
   };
   Deno.addSignalListener("SIGTERM", onTerm);
   try {
-    log.info("waiting for peers", { pod: `${self.namespace}/${self.pod}`, until: new Date(req.deadline).toISOString() });
+    log.info("waiting for peers", {
+      pod: `${self.namespace}/${self.pod}`,
+      until: new Date(req.deadline).toISOString(),
+    });
     let pending: string[] = [];
     while (!stopped && Date.now() < req.deadline) {
       try {
@@ -91,7 +94,9 @@ export async function childWait(argv: string[]): Promise<number> {
     } catch (e) {
       log.warn(`closing the watches: ${(e as Error).message}`);
     }
-    await forget(store, self).catch((e) => log.warn(`cannot remove the child record: ${(e as Error).message}`));
+    await forget(store, self).catch((e) =>
+      log.warn(`cannot remove the child record: ${(e as Error).message}`)
+    );
     await store.close();
   }
 }
@@ -108,7 +113,10 @@ function interest(self: PodRef, links: PodLink[]): Interest {
 }
 
 /** Removes the pod's child record if it is this process's. */
-async function forget(store: Awaited<ReturnType<typeof openStore>>, self: { namespace: string; pod: string }) {
+async function forget(
+  store: Awaited<ReturnType<typeof openStore>>,
+  self: { namespace: string; pod: string },
+) {
   const key = KEY.child(self.namespace, self.pod);
   const kv = await store.get(key);
   if (parseRecord<ChildRecord>(kv)?.pid === Deno.pid) {

@@ -23,7 +23,10 @@ export function splitStoreFlags(argv: string[]): { flags: Record<string, string>
 }
 
 /** Runs `fn` with the store the flags in `argv` name (the file store by default), closing it after. */
-export async function withFlagStore(argv: string[], fn: (rest: string[], store: Store) => Promise<number>): Promise<number> {
+export async function withFlagStore(
+  argv: string[],
+  fn: (rest: string[], store: Store) => Promise<number>,
+): Promise<number> {
   const { flags, rest } = splitStoreFlags(argv);
   const store = await openStore(storeSettingsFromFlags(flags));
   try {
@@ -31,15 +34,4 @@ export async function withFlagStore(argv: string[], fn: (rest: string[], store: 
   } finally {
     await store.close();
   }
-}
-
-/** The store as the DSL's apply/status see it: list, put, and a delete that answers nothing. */
-export function dslStore(store: Store) {
-  return {
-    list: (prefix: string) => store.list(prefix),
-    put: (key: string, value: string) => store.put(key, value),
-    delete: async (key: string) => {
-      await store.delete(key);
-    },
-  };
 }

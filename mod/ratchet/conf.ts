@@ -6,7 +6,7 @@
 import { configError, type NetConf } from "../cni/mod.ts";
 import { checkIfname } from "../cni/env.ts";
 import { parseIpOrReason } from "../ip/mod.ts";
-import { StoreSettingsError, type StoreSettings, storeSettingsFromConfig } from "../store/mod.ts";
+import { type StoreSettings, StoreSettingsError, storeSettingsFromConfig } from "../store/mod.ts";
 
 /** How long a child waits for the peers of its pod when the config does not say. */
 export const DEFAULT_CHILD_TIMEOUT_S = 120;
@@ -61,7 +61,11 @@ function nested(netConf: NetConf, field: string): NestedConf | undefined {
   if (typeof v.type !== "string" || v.type === "" || v.type.includes("/")) {
     throw configError(`${field}.type`, "must name a plugin in CNI_PATH");
   }
-  return { ...v, cniVersion: (v.cniVersion as string) || netConf.cniVersion, name: (v.name as string) || netConf.name } as NestedConf;
+  return {
+    ...v,
+    cniVersion: (v.cniVersion as string) || netConf.cniVersion,
+    name: (v.name as string) || netConf.name,
+  } as NestedConf;
 }
 
 function positiveNumber(netConf: NetConf, field: string, fallback: number, max: number): number {
@@ -85,7 +89,9 @@ function positiveNumber(netConf: NetConf, field: string, fallback: number, max: 
 export function loadRatchetConf(netConf: NetConf): RatchetConf {
   if (typeof netConf.name !== "string" || netConf.name === "") throw configError("name", "is required");
   const delegate = nested(netConf, "delegate");
-  if (!delegate) throw configError("delegate", "is required: it is the plugin for pods ratchet does not handle");
+  if (!delegate) {
+    throw configError("delegate", "is required: it is the plugin for pods ratchet does not handle");
+  }
   let store: StoreSettings;
   try {
     store = storeSettingsFromConfig(netConf);

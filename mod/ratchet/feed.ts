@@ -113,7 +113,9 @@ class PollFeed implements ChangeFeed {
   async next(ms: number): Promise<void> {
     const until = Date.now() + ms;
     // A change during the pass already differs from what the pass began with.
-    if (this.#dirStamp() !== this.#stamp && this.#print(await this.#revisions()) !== this.#fingerprint) return;
+    if (this.#dirStamp() !== this.#stamp && this.#print(await this.#revisions()) !== this.#fingerprint) {
+      return;
+    }
     while (Date.now() < until && !this.#interrupted) {
       await this.#waker.sleep(Math.min(STAT_EVERY_MS, until - Date.now()));
       const stamp = this.#dirStamp();

@@ -18,7 +18,8 @@ export const KEY = {
   container: (id: string) => `/ratchet/containers/${id}`,
   /** "pod <from> declares a link to <ns>/<pod>": lets a pod find links only its peer declared. */
   peers: (ns: string, pod: string) => `/ratchet/peers/${ns}/${pod}/`,
-  peer: (ns: string, pod: string, fromNs: string, fromPod: string) => `/ratchet/peers/${ns}/${pod}/${fromNs}/${fromPod}`,
+  peer: (ns: string, pod: string, fromNs: string, fromPod: string) =>
+    `/ratchet/peers/${ns}/${pod}/${fromNs}/${fromPod}`,
   /** One link's plumbing state and its claim. */
   state: (linkId: string) => `/ratchet/state/${linkId}`,
   /**
@@ -62,6 +63,8 @@ export interface ContainerRecord {
   netns: string;
   eligible: boolean;
   node: string;
+  /** The CNI network (config `name`), so GC of one network leaves another's containers alone. */
+  network: string;
 }
 
 /** One end in a link's state. */

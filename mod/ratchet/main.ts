@@ -23,16 +23,22 @@ export const role: Role = {
       usage: `apply FILE [--prune] ${STORE_FLAGS}`,
       summary: "write a topology's nodes, pods, links, pools and gateways into the store",
       run: async (args) => {
-        const [{ dslStore, withFlagStore }, { applyCommand }] = await Promise.all([import("./cli.ts"), import("../../dsl/cli.ts")]);
-        return withFlagStore(args, (rest, store) => applyCommand(rest, dslStore(store)));
+        const [{ withFlagStore }, { applyCommand }] = await Promise.all([
+          import("./cli.ts"),
+          import("../../dsl/cli.ts"),
+        ]);
+        return withFlagStore(args, applyCommand);
       },
     },
     status: {
       usage: `status [FILE] ${STORE_FLAGS}`,
       summary: "show what apply owns in the store; with FILE, exit 1 when the store differs from it",
       run: async (args) => {
-        const [{ dslStore, withFlagStore }, { statusCommand }] = await Promise.all([import("./cli.ts"), import("../../dsl/cli.ts")]);
-        return withFlagStore(args, (rest, store) => statusCommand(rest, dslStore(store)));
+        const [{ withFlagStore }, { statusCommand }] = await Promise.all([
+          import("./cli.ts"),
+          import("../../dsl/cli.ts"),
+        ]);
+        return withFlagStore(args, statusCommand);
       },
     },
     demo: demoCommand,

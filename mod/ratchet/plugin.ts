@@ -5,8 +5,8 @@
  */
 import {
   appendResult,
-  CniError,
   type CniEnv,
+  CniError,
   ErrorCode,
   execPlugin,
   type Invocation,
@@ -31,11 +31,18 @@ const ADD_CLAIM_WAIT_MS = 10_000;
 
 /** The pod's namespace and Kubernetes name from CNI_ARGS; no name means no metadata, so the delegate. */
 function podOf(env: CniEnv): { namespace: string; name?: string } {
-  return { namespace: env.args.get("K8S_POD_NAMESPACE") || "default", name: env.args.get("K8S_POD_NAME") || undefined };
+  return {
+    namespace: env.args.get("K8S_POD_NAMESPACE") || "default",
+    name: env.args.get("K8S_POD_NAME") || undefined,
+  };
 }
 
 function delegateCall(conf: NestedConf, command: "ADD" | "DEL" | "CHECK", env: CniEnv, prevResult?: Result) {
-  return execPlugin({ conf: prevResult ? { ...conf, prevResult: toVersion(prevResult, conf.cniVersion) } : conf, command, env });
+  return execPlugin({
+    conf: prevResult ? { ...conf, prevResult: toVersion(prevResult, conf.cniVersion) } : conf,
+    command,
+    env,
+  });
 }
 
 async function withStore<T>(conf: RatchetConf, fn: (store: Store) => Promise<T>): Promise<T> {
@@ -52,12 +59,17 @@ async function withStore<T>(conf: RatchetConf, fn: (store: Store) => Promise<T>)
 async function nodeParent(conf: RatchetConf, store: Store, node: string) {
   let iface = conf.parentInterface, address = conf.parentAddress;
   if (!iface || !address) {
-    const rec = parseRecord<{ parent_interface?: string; parent_address?: string }>(await store.get(KEY.node(node)));
+    const rec = parseRecord<{ parent_interface?: string; parent_address?: string }>(
+      await store.get(KEY.node(node)),
+    );
     iface ||= rec?.parent_interface ?? "";
     address ||= rec?.parent_address ?? "";
   }
   if (!address && iface) {
-    const [{ Handle }, { underlayAddress }] = await Promise.all([import("../netlink/mod.ts"), import("./plumb.ts")]);
+    const [{ Handle }, { underlayAddress }] = await Promise.all([
+      import("../netlink/mod.ts"),
+      import("./plumb.ts"),
+    ]);
     const h = Handle.open();
     try {
       address = underlayAddress(h, iface) ?? "";
@@ -90,6 +102,7 @@ async function add({ conf, env }: Invocation<RatchetConf>): Promise<Result> {
         netns: env.netns,
         eligible: false,
         node: conf.nodeName ?? Deno.hostname(),
+        network: conf.name,
       };
       try {
         await recordContainer(store, env.containerId, record);
@@ -102,14 +115,24 @@ async function add({ conf, env }: Invocation<RatchetConf>): Promise<Result> {
     if (meta.errors.length) {
       throw new CniError(
         ErrorCode.InvalidNetworkConfig,
-        `pod ${pod.namespace}/${pod.name}: its ratchet ${meta.from === "store" ? "topology record" : "labels"} are invalid`,
+        `pod ${pod.namespace}/${pod.name}: its ratchet ${
+          meta.from === "store" ? "topology record" : "labels"
+        } are invalid`,
         meta.errors.join("; "),
       );
     }
-    return await addEligible(conf, env, store, {
-      namespace: pod.namespace,
-      pod: meta.labels[LABELS.podName] || pod.name!,
-    }, meta.nodeName ?? conf.nodeName ?? Deno.hostname(), meta.labels, meta.links);
+    return await addEligible(
+      conf,
+      env,
+      store,
+      {
+        namespace: pod.namespace,
+        pod: meta.labels[LABELS.podName] || pod.name!,
+      },
+      meta.nodeName ?? conf.nodeName ?? Deno.hostname(),
+      meta.labels,
+      meta.links,
+    );
   });
 }
 
@@ -138,7 +161,12 @@ async function addEligible(
       parent_address: parent.address,
       links,
     };
-    for (const [field, label] of [["public_ip", LABELS.publicIp], ["target_pod", LABELS.targetPod], ["target_container", LABELS.targetContainer]] as const) {
+    for (
+      const [field, label] of [["public_ip", LABELS.publicIp], ["target_pod", LABELS.targetPod], [
+        "target_container",
+        LABELS.targetContainer,
+      ]] as const
+    ) {
       if (labels[label]) wanted[field] = labels[label];
     }
     const [{ settle }, { releaseEnds, sweepPrevious }, { hasLiveChild, spawnChild }] = await Promise.all([
@@ -153,6 +181,7 @@ async function addEligible(
       netns: env.netns,
       eligible: true,
       node,
+      network: conf.name,
     });
     undo.push(() => unregister(store, self, env.containerId));
     undo.push(() => releaseEnds(store, env.containerId, env.netns));
@@ -192,7 +221,9 @@ async function guessEligible(conf: RatchetConf, store: Store, env: CniEnv): Prom
   try {
     return (await podMeta(conf, store, pod.namespace, pod.name)).eligible;
   } catch (e) {
-    log.warn(`DEL cannot tell whether the pod was eligible; running the delegate`, { error: (e as Error).message });
+    log.warn(`DEL cannot tell whether the pod was eligible; running the delegate`, {
+      error: (e as Error).message,
+    });
     return false;
   }
 }
@@ -207,8 +238,13 @@ async function del({ conf, env }: Invocation<RatchetConf>): Promise<void> {
       return;
     }
     const pod = podOf(env);
-    const self = rec ? { namespace: rec.namespace, pod: rec.pod } : { namespace: pod.namespace, pod: pod.name ?? "" };
-    const [{ stopChild }, { releaseEnds }] = await Promise.all([import("./child.ts"), import("./release.ts")]);
+    const self = rec
+      ? { namespace: rec.namespace, pod: rec.pod }
+      : { namespace: pod.namespace, pod: pod.name ?? "" };
+    const [{ stopChild }, { releaseEnds }] = await Promise.all([
+      import("./child.ts"),
+      import("./release.ts"),
+    ]);
     if (self.pod) await stopChild(store, self, env.containerId);
     await releaseEnds(store, env.containerId, env.netns || rec?.netns || "");
     if (conf.bootNetwork) await delegateCall(conf.bootNetwork, "DEL", env);
@@ -220,7 +256,9 @@ async function del({ conf, env }: Invocation<RatchetConf>): Promise<void> {
 
 /** prevResult without the link interfaces (and their addresses), for the boot network's CHECK. */
 function withoutInterfaces(prev: Result, names: Set<string>): Result {
-  const kept = (prev.interfaces ?? []).map((iface, i) => ({ iface, i })).filter((x) => !names.has(x.iface.name));
+  const kept = (prev.interfaces ?? []).map((iface, i) => ({ iface, i })).filter((x) =>
+    !names.has(x.iface.name)
+  );
   const index = new Map(kept.map((x, j) => [x.i, j]));
   return {
     ...prev,
@@ -234,7 +272,12 @@ function withoutInterfaces(prev: Result, names: Set<string>): Result {
 async function check({ conf, env, netConf }: Invocation<RatchetConf>): Promise<void> {
   await withStore(conf, async (store) => {
     const rec = await containerRecord(store, env.containerId);
-    if (!rec) throw new CniError(ErrorCode.CheckFailed, `CHECK: ratchet has no record of container ${env.containerId}`);
+    if (!rec) {
+      throw new CniError(
+        ErrorCode.CheckFailed,
+        `CHECK: ratchet has no record of container ${env.containerId}`,
+      );
+    }
     if (!rec.eligible) {
       await delegateCall(conf.delegate, "CHECK", env, netConf.prevResult);
       return;
@@ -248,10 +291,16 @@ async function check({ conf, env, netConf }: Invocation<RatchetConf>): Promise<v
   });
 }
 
+async function gc(inv: Invocation<RatchetConf>): Promise<void> {
+  const { collectGarbage } = await import("./gc.ts");
+  await withStore(inv.conf, (store) => collectGarbage(inv, store));
+}
+
 /** The plugin the dispatcher runs for `ratchet`. */
 export const ratchetPlugin: Plugin<RatchetConf> = {
   loadConf: (netConf) => loadRatchetConf(netConf),
   add,
   del,
   check,
+  gc,
 };

@@ -6,7 +6,14 @@
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import type { Result } from "../cni/result.ts";
 import { checkIface, configureIface } from "../iface/mod.ts";
-import { type Handle, isNotFound, type Link, linkAddInNetns, NetlinkError, tempIfName } from "../netlink/mod.ts";
+import {
+  type Handle,
+  isNotFound,
+  type Link,
+  linkAddInNetns,
+  NetlinkError,
+  tempIfName,
+} from "../netlink/mod.ts";
 
 /** The kinds ratchet makes; an interface of another kind under a link's name is never touched. */
 const OURS = ["veth", "vxlan"];
@@ -49,7 +56,12 @@ export function clearStale(h: Handle, ifname: string): boolean {
   const old = h.linkByName(ifname);
   if (!old) return false;
   if (!OURS.includes(old.kind ?? "")) {
-    throw new NetlinkError(17, `making link ${ifname}`, "File exists", `an interface of kind ${old.kind ?? "unknown"} has that name`);
+    throw new NetlinkError(
+      17,
+      `making link ${ifname}`,
+      "File exists",
+      `an interface of kind ${old.kind ?? "unknown"} has that name`,
+    );
   }
   try {
     h.linkDel(old.index);
@@ -147,7 +159,11 @@ export interface EndExpectation {
 export function checkEnd(h: Handle, want: EndExpectation): Link {
   const link = checkIface(h, want.ifname, oneInterface(want.ifname, want.ip, want.mac));
   const differ = (what: string, expected: unknown, actual: unknown) =>
-    new CniError(ErrorCode.CheckFailed, `CHECK: ${what} of ${want.ifname} differs`, `expected ${expected}, found ${actual}`);
+    new CniError(
+      ErrorCode.CheckFailed,
+      `CHECK: ${what} of ${want.ifname} differs`,
+      `expected ${expected}, found ${actual}`,
+    );
   if (link.kind !== want.kind) throw differ("kind", want.kind, link.kind ?? "none");
   if (want.vni !== undefined && link.vxlan?.id !== want.vni) throw differ("VNI", want.vni, link.vxlan?.id);
   if (want.remote !== undefined && link.vxlan?.remote !== want.remote) {

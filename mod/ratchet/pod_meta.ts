@@ -4,7 +4,7 @@
  * without Kubernetes work the same way.
  */
 import { configError } from "../cni/mod.ts";
-import { type PodLinks, parsePodLinks } from "../links/mod.ts";
+import { parsePodLinks, type PodLinks } from "../links/mod.ts";
 import type { Store } from "../store/mod.ts";
 import type { RatchetConf } from "./conf.ts";
 import { KEY, parseRecord } from "./keys.ts";
@@ -45,10 +45,24 @@ async function fromKubernetes(conf: RatchetConf, namespace: string, name: string
  * The pod's metadata, links parsed. A pod the API serves without ratchet labels can still be made
  * eligible by the topology in the store; the API's spec.nodeName is kept either way.
  */
-export async function podMeta(conf: RatchetConf, store: Store, namespace: string, name: string): Promise<PodMeta> {
+export async function podMeta(
+  conf: RatchetConf,
+  store: Store,
+  namespace: string,
+  name: string,
+): Promise<PodMeta> {
   const pod = await fromKubernetes(conf, namespace, name);
-  const meta = (labels: Record<string, string> = {}, annotations: Record<string, string> = {}, from: PodMeta["from"]) => {
-    const out: PodMeta = { labels, annotations, from, ...parsePodLinks({ name, namespace, labels, annotations }) };
+  const meta = (
+    labels: Record<string, string> = {},
+    annotations: Record<string, string> = {},
+    from: PodMeta["from"],
+  ) => {
+    const out: PodMeta = {
+      labels,
+      annotations,
+      from,
+      ...parsePodLinks({ name, namespace, labels, annotations }),
+    };
     if (pod?.nodeName) out.nodeName = pod.nodeName;
     return out;
   };

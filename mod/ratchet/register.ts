@@ -23,12 +23,19 @@ function peerIndexKeys(self: PodRef, rec: AttachRecord): string[] {
  * (a re-created pod): the written record names that container in `replaces`, and it keeps its own
  * container record for its own DEL. Returns the record as written.
  */
-export async function register(store: Store, self: PodRef, rec: AttachRecord, container: ContainerRecord): Promise<AttachRecord> {
+export async function register(
+  store: Store,
+  self: PodRef,
+  rec: AttachRecord,
+  container: ContainerRecord,
+): Promise<AttachRecord> {
   const key = KEY.attach(self.namespace, self.pod);
   for (let attempt = 0; attempt < TXN_ATTEMPTS; attempt++) {
     const kv = await store.get(key);
     const old = parseRecord<AttachRecord>(kv);
-    const replaces = !old ? undefined : old.container_id !== rec.container_id
+    const replaces = !old
+      ? undefined
+      : old.container_id !== rec.container_id
       ? { container_id: old.container_id, netns: old.netns }
       : old.replaces;
     const next: AttachRecord = replaces ? { ...rec, replaces } : rec;
@@ -37,18 +44,27 @@ export async function register(store: Store, self: PodRef, rec: AttachRecord, co
       { put: KEY.container(rec.container_id), value: JSON.stringify(container) },
       ...peerIndexKeys(self, rec).map((k) => ({ put: k, value: rec.container_id })),
     ];
-    if (await store.txn([kv ? { key, modRevision: kv.modRevision } : { key, exists: false }], ops)) return next;
+    if (await store.txn([kv ? { key, modRevision: kv.modRevision } : { key, exists: false }], ops)) {
+      return next;
+    }
   }
   throw new Error(`registering pod ${self.namespace}/${self.pod}: ${key} kept changing`);
 }
 
 /** Records an ineligible container, so that DEL runs the delegate even when the pod is gone from the API. */
-export async function recordContainer(store: Store, containerId: string, container: ContainerRecord): Promise<void> {
+export async function recordContainer(
+  store: Store,
+  containerId: string,
+  container: ContainerRecord,
+): Promise<void> {
   await store.put(KEY.container(containerId), JSON.stringify(container));
 }
 
 /** The container's record, if ADD wrote one. */
-export async function containerRecord(store: Store, containerId: string): Promise<ContainerRecord | undefined> {
+export async function containerRecord(
+  store: Store,
+  containerId: string,
+): Promise<ContainerRecord | undefined> {
   return parseRecord<ContainerRecord>(await store.get(KEY.container(containerId)));
 }
 
@@ -84,7 +100,11 @@ export async function unregister(store: Store, self: PodRef, containerId: string
  * Applies `update` to a JSON record atomically (casUpdate underneath): `update` gets the parsed
  * record or undefined, and returns the new record, or undefined to delete it.
  */
-export async function updateRecord<T>(store: Store, key: string, update: (old?: T) => T | undefined): Promise<T | undefined> {
+export async function updateRecord<T>(
+  store: Store,
+  key: string,
+  update: (old?: T) => T | undefined,
+): Promise<T | undefined> {
   const text = await casUpdate(store, key, (old) => {
     const next = update(old === undefined ? undefined : parseRecord<T>({ value: old }));
     return next === undefined ? undefined : JSON.stringify(next);

@@ -38,7 +38,9 @@ async function releaseState(store: Store, rec: EndRecord, containerId: string): 
       ops.push({ delete: key });
       if (st.vni !== undefined) ops.push({ delete: KEY.vni(st.vni) });
       if (st.kind === "veth") {
-        for (const [end, e] of Object.entries(rest)) ops.push({ delete: KEY.end(e.container_id, end.split("/")[2]) });
+        for (const [end, e] of Object.entries(rest)) {
+          ops.push({ delete: KEY.end(e.container_id, end.split("/")[2]) });
+        }
       }
     } else {
       ops.push({ put: key, value: JSON.stringify({ ...st, ends: rest }) });
@@ -77,7 +79,11 @@ export async function releaseEnds(store: Store, containerId: string, netns: stri
  * still exists; its records stay for its own DEL. A vxlan left there would keep the VNI busy on
  * the node's underlay and make the new end fail with EEXIST.
  */
-export async function sweepPrevious(store: Store, previous: { container_id: string; netns: string }, netns: string) {
+export async function sweepPrevious(
+  store: Store,
+  previous: { container_id: string; netns: string },
+  netns: string,
+) {
   if (!previous.netns || previous.netns === netns) return;
   const prefix = KEY.ends(previous.container_id);
   const ends = await store.list(prefix);

@@ -194,7 +194,9 @@ async function settleVeth(
     ];
     // The link was a vxlan while the pods lived on different nodes; its VNI is free now.
     if (st?.vni !== undefined) ops.push({ delete: KEY.vni(st.vni) });
-    if (!(await s.store.txn([kv ? { key, modRevision: kv.modRevision } : { key, exists: false }], ops))) continue;
+    if (!(await s.store.txn([kv ? { key, modRevision: kv.modRevision } : { key, exists: false }], ops))) {
+      continue;
+    }
     const release = () =>
       s.store.txn([{ key, value: claimedText }], [
         { delete: key },
@@ -217,7 +219,10 @@ async function settleVeth(
         { handle: peerHandle, ifname: link.remote.ifname, ip: link.remote.ip },
         link.mtu,
       );
-      await s.store.txn([{ key, value: claimedText }], [{ put: key, value: JSON.stringify({ ...claimed, status: "up" }) }]);
+      await s.store.txn([{ key, value: claimedText }], [{
+        put: key,
+        value: JSON.stringify({ ...claimed, status: "up" }),
+      }]);
       log.info(`veth ${link.id} made`);
       return { link, kind: "veth", mac: made.a.mac, mtu: made.a.mtu };
     } catch (e) {
@@ -236,7 +241,9 @@ async function freeVni(s: Settler, skip: number): Promise<number> {
   let vni = s.conf.vniStart;
   while (used.has(vni) || skip-- > 0) vni++;
   while (used.has(vni)) vni++;
-  if (vni > MAX_VNI) throw new CniError(ErrorCode.PoolExhausted, `no free VNI from ${s.conf.vniStart} to ${MAX_VNI}`);
+  if (vni > MAX_VNI) {
+    throw new CniError(ErrorCode.PoolExhausted, `no free VNI from ${s.conf.vniStart} to ${MAX_VNI}`);
+  }
   return vni;
 }
 
@@ -253,7 +260,10 @@ async function settleVxlan(s: Settler, h: Handles, link: PodLink, peer: AttachRe
     );
   }
   if (!peer.parent_address) {
-    throw new CniError(ErrorCode.NotFound, `link ${link.id}: node ${peer.node} registered no parent_address for vxlan`);
+    throw new CniError(
+      ErrorCode.NotFound,
+      `link ${link.id}: node ${peer.node} registered no parent_address for vxlan`,
+    );
   }
   const key = KEY.state(link.id);
   const mine = endKey(link.local), myId = s.attach.container_id;
@@ -265,12 +275,20 @@ async function settleVxlan(s: Settler, h: Handles, link: PodLink, peer: AttachRe
     const end = known ? st.ends[mine] : undefined;
     if (known && end?.container_id === myId && end.up && end.remote === remote) {
       const have = h.pod().linkByName(link.local.ifname);
-      if (have?.kind === "vxlan" && have.vxlan?.id === st.vni) return { link, kind: "vxlan", mac: have.mac, mtu: have.mtu };
+      if (have?.kind === "vxlan" && have.vxlan?.id === st.vni) {
+        return { link, kind: "vxlan", mac: have.mac, mtu: have.mtu };
+      }
     }
-    const vni = known ? st.vni! : await freeVni(s, attempt === 0 ? 0 : Math.floor(Math.random() * 4 * attempt));
+    const vni = known
+      ? st.vni!
+      : await freeVni(s, attempt === 0 ? 0 : Math.floor(Math.random() * 4 * attempt));
     // A veth's ends (the pods shared a node before) went with the namespace that moved.
     const ends = known ? st.ends : {};
-    const intent: LinkState = { kind: "vxlan", vni, ends: { ...ends, [mine]: { container_id: myId, remote, up: false } } };
+    const intent: LinkState = {
+      kind: "vxlan",
+      vni,
+      ends: { ...ends, [mine]: { container_id: myId, remote, up: false } },
+    };
     const ops: Op[] = [
       { put: key, value: JSON.stringify(intent) },
       { put: KEY.end(myId, link.local.ifname), value: endRecord(link, link.local, "vxlan") },
@@ -291,7 +309,9 @@ async function settleVxlan(s: Settler, h: Handles, link: PodLink, peer: AttachRe
     });
     await updateRecord<LinkState>(s.store, key, (old) => {
       const e = old?.ends[mine];
-      return old && e?.container_id === myId ? { ...old, ends: { ...old.ends, [mine]: { ...e, up: true } } } : old;
+      return old && e?.container_id === myId
+        ? { ...old, ends: { ...old.ends, [mine]: { ...e, up: true } } }
+        : old;
     });
     log.info(`vxlan ${link.id} end made`, { vni, remote });
     return { link, kind: "vxlan", mac: made.mac, mtu: made.mtu };

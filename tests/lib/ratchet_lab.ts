@@ -33,7 +33,9 @@ export interface LabPod {
 export type LabStore = { dir: string } | { etcd: string };
 
 function randomId(): string {
-  return Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, "0")).join("");
+  return Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, "0")).join(
+    "",
+  );
 }
 
 /** Forwards 127.0.0.1:port inside `nsName` to the host's 127.0.0.1:port. */
@@ -88,10 +90,28 @@ export class RatchetLab implements AsyncDisposable {
       const spaces = await TempNetns.create(Array.from({ length: nodes }, (_, i) => `node${i + 1}`));
       lab.#spaces.push(spaces);
       for (let i = 0; i < nodes; i++) {
-        lab.nodes.push({ name: `node${i + 1}-${lab.prefix}`, ns: spaces.name(i), address: NODE_ADDRESSES[i] });
+        lab.nodes.push({
+          name: `node${i + 1}-${lab.prefix}`,
+          ns: spaces.name(i),
+          address: NODE_ADDRESSES[i],
+        });
       }
       if (nodes >= 2) {
-        await sh("ip", "-n", spaces.name(0), "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", spaces.name(1));
+        await sh(
+          "ip",
+          "-n",
+          spaces.name(0),
+          "link",
+          "add",
+          "eth0",
+          "type",
+          "veth",
+          "peer",
+          "name",
+          "eth0",
+          "netns",
+          spaces.name(1),
+        );
         for (const n of lab.nodes.slice(0, 2)) {
           await sh("ip", "-n", n.ns, "addr", "add", `${n.address}/24`, "dev", "eth0");
           await sh("ip", "-n", n.ns, "link", "set", "eth0", "up");
@@ -175,18 +195,33 @@ export class RatchetLab implements AsyncDisposable {
   }
 
   /** Writes the pod's labels/annotations where `ratchet apply` would: /ratchet/pods/<ns>/<pod>. */
-  async setPodMeta(pod: LabPod, node: LabNode, labels: Record<string, string>, annotations: Record<string, string> = {}) {
-    await this.store.put(`/ratchet/pods/${pod.namespace}/${pod.name}`, JSON.stringify({ node: node.name, labels, annotations }));
+  async setPodMeta(
+    pod: LabPod,
+    node: LabNode,
+    labels: Record<string, string>,
+    annotations: Record<string, string> = {},
+  ) {
+    await this.store.put(
+      `/ratchet/pods/${pod.namespace}/${pod.name}`,
+      JSON.stringify({ node: node.name, labels, annotations }),
+    );
   }
 
   /** Runs the plugin for `pod` on `node` the way a runtime would, inside the node's namespace. */
-  call(command: string, node: LabNode, pod: LabPod, conf: unknown, extra: { ifname?: string; netns?: string } = {}): Promise<PluginReply> {
+  call(
+    command: string,
+    node: LabNode,
+    pod: LabPod,
+    conf: unknown,
+    extra: { ifname?: string; netns?: string } = {},
+  ): Promise<PluginReply> {
     return runPlugin("ratchet", {
       command,
       containerId: pod.containerId,
       netns: extra.netns ?? pod.path,
       ifname: extra.ifname ?? "eth0",
-      cniArgs: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${pod.namespace};K8S_POD_NAME=${pod.name};K8S_POD_INFRA_CONTAINER_ID=${pod.containerId}`,
+      cniArgs:
+        `IgnoreUnknown=1;K8S_POD_NAMESPACE=${pod.namespace};K8S_POD_NAME=${pod.name};K8S_POD_INFRA_CONTAINER_ID=${pod.containerId}`,
       conf,
       node: node.ns,
     });
@@ -233,7 +268,9 @@ export class RatchetLab implements AsyncDisposable {
   /** The IPv4/IPv6 addresses (addr/prefix) of one interface in a pod. */
   async addrs(pod: LabPod, ifname: string): Promise<string[]> {
     const [entry] = await ipJson(pod.ns, "addr", "show", "dev", ifname).catch(() => [undefined]);
-    return (entry?.addr_info ?? []).filter((a: { scope: string }) => a.scope === "global").map((a: { local: string; prefixlen: number }) => `${a.local}/${a.prefixlen}`);
+    return (entry?.addr_info ?? []).filter((a: { scope: string }) => a.scope === "global").map((
+      a: { local: string; prefixlen: number },
+    ) => `${a.local}/${a.prefixlen}`);
   }
 
   /** Keys under `prefix` in the lab's store. */
@@ -249,7 +286,9 @@ export class RatchetLab implements AsyncDisposable {
     const ids = [...this.containerIds];
     return (await this.store.list("/ratchet/"))
       .filter((kv) => !/^\/ratchet\/(pods|nodes|links)\//.test(kv.key))
-      .filter((kv) => [kv.key, kv.value].some((t) => t.includes(this.prefix) || ids.some((id) => t.includes(id))))
+      .filter((kv) =>
+        [kv.key, kv.value].some((t) => t.includes(this.prefix) || ids.some((id) => t.includes(id)))
+      )
       .map((kv) => kv.key);
   }
 
@@ -288,7 +327,9 @@ export function childPids(containerIds: string[]): number[] {
       const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
       if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue;
       const argv = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0");
-      if (argv.some((a) => a.endsWith("ratchet-child")) && containerIds.some((id) => argv.includes(id))) out.push(Number(e.name));
+      if (argv.some((a) => a.endsWith("ratchet-child")) && containerIds.some((id) => argv.includes(id))) {
+        out.push(Number(e.name));
+      }
     } catch {
       // exited while we looked
     }
@@ -297,7 +338,11 @@ export function childPids(containerIds: string[]): number[] {
 }
 
 /** Waits until `cond` holds, polling; false when `ms` passes first. */
-export async function eventually(cond: () => Promise<boolean> | boolean, ms = 15_000, every = 100): Promise<boolean> {
+export async function eventually(
+  cond: () => Promise<boolean> | boolean,
+  ms = 15_000,
+  every = 100,
+): Promise<boolean> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
     if (await cond()) return true;
