@@ -145,6 +145,20 @@ async function ipLinks(kind: "veth" | "vxlan"): Promise<number> {
   }
 }
 
+/** Time per link of each stretch between GROWTH_CHECKPOINTS, fed the running link count. */
+class Checkpoints {
+  readonly perLink: number[] = [];
+  #mark = performance.now();
+  #markLinks = 0;
+  passed(made: number): void {
+    if (made < GROWTH_CHECKPOINTS[this.perLink.length]) return;
+    const now = performance.now();
+    this.perLink.push((now - this.#mark) / (made - this.#markLinks));
+    this.#mark = now;
+    this.#markLinks = made;
+  }
+}
+
 /** Pod k links to the FAN pods before it; returns pod k's declared ends and the links' numbers. */
 function growthLinks(k: number, names: string[], first: number): { ends: LinkEnd[]; count: number } {
   const ends: LinkEnd[] = [];
@@ -190,8 +204,8 @@ async function growth(store: "file" | { etcd: string }): Promise<{ perLink: numb
   const count = podsFor(GROWTH_CHECKPOINTS.at(-1)!);
   const pods = await lab.addPods(Array.from({ length: count }, (_, i) => `g${i}`));
   const names = pods.map((p) => p.name);
-  const perLink: number[] = [];
-  let made = 0, mark = performance.now(), markLinks = 0, peak = 0;
+  const checkpoints = new Checkpoints();
+  let made = 0, peak = 0;
   for (const [k, pod] of pods.entries()) {
     const { ends } = growthLinks(k, names, made);
     const self = { namespace: "default", pod: pod.name };
@@ -219,15 +233,9 @@ async function growth(store: "file" | { etcd: string }): Promise<{ perLink: numb
     }
     made += ends.length;
     peak = Math.max(peak, Deno.memoryUsage().rss);
-    const checkpoint = GROWTH_CHECKPOINTS[perLink.length];
-    if (made >= checkpoint) {
-      const now = performance.now();
-      perLink.push((now - mark) / (made - markLinks));
-      mark = now;
-      markLinks = made;
-    }
+    checkpoints.passed(made);
   }
-  return { perLink, peakMb: peak / 2 ** 20 };
+  return { perLink: checkpoints.perLink, peakMb: peak / 2 ** 20 };
 }
 
 /** The reference for 2: the same growth with ip, one batch in the node and one per touched pod. */
@@ -237,8 +245,8 @@ async function ipGrowth(): Promise<number[]> {
   const pods = await TempNetns.create(Array.from({ length: count }, (_, i) => `h${i}`), { lo: false });
   const dir = await Deno.makeTempDir({ prefix: "ratchet-bench-" });
   try {
-    const perLink: number[] = [];
-    let made = 0, mark = performance.now(), markLinks = 0;
+    const checkpoints = new Checkpoints();
+    let made = 0;
     for (let k = 0; k < count; k++) {
       const create: string[] = [];
       const addr = new Map<number, string[]>();
@@ -256,15 +264,9 @@ async function ipGrowth(): Promise<number[]> {
           await sh("ip", "-n", pods.name(p), "-batch", `${dir}/addr`);
         }
       }
-      const checkpoint = GROWTH_CHECKPOINTS[perLink.length];
-      if (made >= checkpoint) {
-        const now = performance.now();
-        perLink.push((now - mark) / (made - markLinks));
-        mark = now;
-        markLinks = made;
-      }
+      checkpoints.passed(made);
     }
-    return perLink;
+    return checkpoints.perLink;
   } finally {
     await pods.cleanup();
     await node.cleanup();

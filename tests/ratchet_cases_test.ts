@@ -9,15 +9,7 @@ import { startEtcd, type TestEtcd } from "./lib/etcd.ts";
 import { startKubeApi } from "./lib/kube_api.ts";
 import { ipJson, nsExec } from "./lib/netns.ts";
 import { binDir } from "./lib/plugin.ts";
-import { childPids, eventually, RatchetLab } from "./lib/ratchet_lab.ts";
-
-async function assertClean(lab: RatchetLab) {
-  assert.deepEqual(await lab.leftovers(), [], "store records left behind");
-  assert.ok(
-    await eventually(() => childPids([...lab.containerIds]).length === 0, 5000),
-    "a ratchet-child is still running",
-  );
-}
+import { assertClean, childPids, eventually, RatchetLab } from "./lib/ratchet_lab.ts";
 
 function names(result: { interfaces?: { name: string }[] }): string[] {
   return (result.interfaces ?? []).map((i) => i.name);

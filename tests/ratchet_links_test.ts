@@ -6,7 +6,14 @@
 import assert from "node:assert/strict";
 import { startEtcd, type TestEtcd } from "./lib/etcd.ts";
 import { ipJson } from "./lib/netns.ts";
-import { childPids, eventually, type LabNode, type LabPod, RatchetLab } from "./lib/ratchet_lab.ts";
+import {
+  assertClean,
+  childPids,
+  eventually,
+  type LabNode,
+  type LabPod,
+  RatchetLab,
+} from "./lib/ratchet_lab.ts";
 
 /** The original's labels for a primary pod linked to `pair`; the pair carries only ratchet: "true". */
 function primaryLabels(self: LabPod, pair: LabPod, localIp: string, pairIp: string, prefix = "24") {
@@ -43,14 +50,6 @@ async function linksOf(
     ...l,
     kind: l.linkinfo?.info_kind,
   }));
-}
-
-async function assertClean(lab: RatchetLab) {
-  assert.deepEqual(await lab.leftovers(), [], "store records left behind");
-  assert.ok(
-    await eventually(() => childPids([...lab.containerIds]).length === 0, 5000),
-    "a ratchet-child is still running",
-  );
 }
 
 function suite(backend: "file" | "etcd") {

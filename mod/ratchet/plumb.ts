@@ -85,21 +85,14 @@ export function makeVeth(node: Handle, a: EndPlan, b: EndPlan, mtu?: number): { 
     mtu,
     peer: { name: peerTmp, nsFd: b.handle.nsFd },
   });
-  try {
+  return deletingOnFailure(a.handle, linkA, () => {
     const peer = b.handle.linkByName(peerTmp);
     if (!peer) throw new NetlinkError(19, `finding veth peer ${peerTmp}`, "No such device");
     b.handle.linkRename(peer.index, b.ifname);
     const endB = configureIface(b.handle, b.ifname, oneInterface(b.ifname, b.ip));
     const endA = configureIface(a.handle, a.ifname, oneInterface(a.ifname, a.ip));
     return { a: endA, b: endB };
-  } catch (e) {
-    try {
-      a.handle.linkDel(linkA.index);
-    } catch {
-      // Deleting one end takes the other; if even that fails the pod's DEL removes it.
-    }
-    throw e;
-  }
+  });
 }
 
 /** Makes one pod's vxlan end on the node's underlay, address on, up. On failure it does not exist. */
@@ -116,13 +109,22 @@ export function makeVxlan(node: Handle, plan: VxlanPlan): Link {
     learning: false,
     mtu: plan.mtu,
   });
+  return deletingOnFailure(
+    plan.handle,
+    link,
+    () => configureIface(plan.handle, plan.ifname, oneInterface(plan.ifname, plan.ip)),
+  );
+}
+
+/** Runs the configuration of a new link, deleting the link (both ends, for a veth) if it fails. */
+function deletingOnFailure<T>(h: Handle, link: Link, configure: () => T): T {
   try {
-    return configureIface(plan.handle, plan.ifname, oneInterface(plan.ifname, plan.ip));
+    return configure();
   } catch (e) {
     try {
-      plan.handle.linkDel(link.index);
+      h.linkDel(link.index);
     } catch {
-      // best effort; DEL removes what is left
+      // Best effort: the pod's DEL removes what is left.
     }
     throw e;
   }

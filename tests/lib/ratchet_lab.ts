@@ -4,6 +4,7 @@
  * store the plugins share: a file store directory, or a test etcd reached from inside each node
  * through a loopback forwarder (the node's 127.0.0.1 is not the host's). Nothing is made on the host.
  */
+import assert from "node:assert/strict";
 import { withNetns } from "../../mod/netlink/mod.ts";
 import { openStore, type Store } from "../../mod/store/mod.ts";
 import { ipJson, nsExec, nsPath, sh, TempNetns } from "./netns.ts";
@@ -335,6 +336,15 @@ export function childPids(containerIds: string[]): number[] {
     }
   }
   return out;
+}
+
+/** Fails unless the lab's pods left no store record and no running ratchet-child behind. */
+export async function assertClean(lab: RatchetLab): Promise<void> {
+  assert.deepEqual(await lab.leftovers(), [], "store records left behind");
+  assert.ok(
+    await eventually(() => childPids([...lab.containerIds]).length === 0, 5000),
+    "a ratchet-child is still running",
+  );
 }
 
 /** Waits until `cond` holds, polling; false when `ms` passes first. */
