@@ -92,6 +92,35 @@ function suite(backend: "file" | "etcd") {
       );
 
       await t.step(
+        "a child whose peer never comes gives up at child_timeout_s, says so, and leaves no record",
+        async () => {
+          await using lab = await newLab();
+          const [n1] = lab.nodes;
+          const [a, b] = await lab.addPods(["wa", "wb"]);
+          await lab.setPodMeta(a, n1, {
+            ratchet: "true",
+            "ratchet.local_ifname": "in1",
+            "ratchet.pair_name": b.name,
+            "ratchet.pair_ifname": "in2",
+            "ratchet.primary": "true",
+          });
+          await lab.add(n1, a, lab.conf(n1, { child_timeout_s: 2 }));
+          assert.equal(childPids([a.containerId]).length, 1);
+          assert.ok(
+            await eventually(() => childPids([a.containerId]).length === 0, 10_000),
+            "the child outlived its timeout",
+          );
+          assert.match(
+            lab.log(20),
+            /"role":"ratchet-child".*"gave up waiting after 2 s".*"pending":\[".*in1/,
+          );
+          assert.deepEqual(await lab.keys(`/ratchet/child/default/${a.name}`), []);
+          await lab.del(n1, a);
+          await assertClean(lab);
+        },
+      );
+
+      await t.step(
         "labels from the Kubernetes API, the node from spec.nodeName; unlabelled pods go to the delegate",
         async () => {
           const api = await startKubeApi();
@@ -176,6 +205,9 @@ function suite(backend: "file" | "etcd") {
           assert.equal(applied.code, 0, applied.out);
           const status = await cli(["status", file, ...storeFlags]);
           assert.equal(status.code, 0, status.out);
+          const rendered = await cli(["render", file, "--to", "store"]);
+          assert.equal(rendered.code, 0, rendered.out);
+          assert.ok(JSON.parse(rendered.out)[`/ratchet/pods/lab-ns/${r3.name}`]);
           // The nodes' defaults come from the store: no parent fields in the config.
           const conf = (n: typeof n1) => ({
             ...lab.conf(n),
