@@ -3,13 +3,7 @@
  * Run directly (`deno run -A mod/install/command.ts install ...`) for tests and development.
  */
 import type { Command } from "../role.ts";
-
-/** Kept here, not beside the flag parser, so that listing the command costs no imports. */
-export const INSTALL_USAGE =
-  "install [--bin-dir DIR] [--conf-dir DIR] [--conf-file NAME] [--node-name NAME] " +
-  "[--cluster-network STR] [--create-macvlan] [--octopus SUBNET=MASTER]... [--topology FILE] [--mode octopus|macvlan] " +
-  "[--etcd-endpoints URLS [--etcd-ca-cert-file F --etcd-cert-file F --etcd-key-file F] | --store DIR] " +
-  "[--service-ipnet CIDR] [--kubeconfig F] [--state-file F] [--force] [--dry-run] [--wait]";
+import { INSTALL_USAGE } from "./usage.ts";
 
 async function runWith(args: string[], verb: "install" | "uninstall"): Promise<number> {
   const { runCommand } = await import("../anchor/cli.ts");

@@ -7,7 +7,7 @@ import { UsageError } from "../anchor/cli.ts";
 import { type ClusterNetworkItem, parseClusterNetwork } from "./cluster_network.ts";
 import type { AnchorMode } from "./render.ts";
 import { DEFAULT_STATE_FILE } from "./state.ts";
-import { INSTALL_USAGE } from "./command.ts";
+import { INSTALL_USAGE } from "./usage.ts";
 
 /** Everything install and uninstall act on, resolved from flags and environment. */
 export interface InstallOptions {
