@@ -15,7 +15,6 @@ import { setsid } from "./setsid.ts";
 import { settle } from "./settle.ts";
 import { type Interest, openFeed } from "./feed.ts";
 import type { PodLink, PodRef } from "./resolve.ts";
-import { ignoreEtcdCancel } from "./store_guard.ts";
 
 /** A pass runs at least this often, in case a watch event was lost. */
 const RETRY_MS = 2000;
@@ -46,7 +45,6 @@ export async function childWait(argv: string[]): Promise<number> {
   });
   const conf = loadRatchetConf(req.conf);
   const self = { namespace: req.namespace, pod: req.pod };
-  if (conf.store.kind === "etcd") ignoreEtcdCancel();
   const store = await openStore(conf.store);
   const feed = openFeed(store, conf.store, (e) => log.warn(`watch: ${e.message}`));
   let stopped = false;

@@ -24,7 +24,6 @@ import { podMeta } from "./pod_meta.ts";
 import { containerRecord, recordContainer, register, unregister } from "./register.ts";
 import type { PodRef } from "./resolve.ts";
 import type { MadeEnd } from "./settle.ts";
-import { ignoreEtcdCancel } from "./store_guard.ts";
 
 /** How long ADD waits for a veth the peer's side claimed a moment earlier. */
 const ADD_CLAIM_WAIT_MS = 10_000;
@@ -46,7 +45,6 @@ function delegateCall(conf: NestedConf, command: "ADD" | "DEL" | "CHECK", env: C
 }
 
 async function withStore<T>(conf: RatchetConf, fn: (store: Store) => Promise<T>): Promise<T> {
-  if (conf.store.kind === "etcd") ignoreEtcdCancel();
   const store = await openStore(conf.store);
   try {
     return await fn(store);
