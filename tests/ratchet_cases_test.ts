@@ -5,11 +5,10 @@
  * store), the original sample config, CHECK finding a removed end, and invalid labels.
  */
 import assert from "node:assert/strict";
-import { startEtcd, type TestEtcd } from "./lib/etcd.ts";
 import { startKubeApi } from "./lib/kube_api.ts";
 import { ipJson, nsExec } from "./lib/netns.ts";
 import { binDir } from "./lib/plugin.ts";
-import { assertClean, childPids, eventually, RatchetLab } from "./lib/ratchet_lab.ts";
+import { assertClean, childPids, eventually, onEachStore } from "./lib/ratchet_lab.ts";
 
 function names(result: { interfaces?: { name: string }[] }): string[] {
   return (result.interfaces ?? []).map((i) => i.name);
@@ -32,351 +31,339 @@ async function cli(args: string[], stdin?: string): Promise<{ code: number; out:
   return { code: o.code, out: dec.decode(o.stdout) + dec.decode(o.stderr) };
 }
 
-function suite(backend: "file" | "etcd") {
-  Deno.test(`ratchet cases on the ${backend} store`, async (t) => {
-    let etcd: TestEtcd | undefined;
-    if (backend === "etcd") etcd = await startEtcd();
-    const newLab = () => RatchetLab.create(etcd ? { etcd: etcd.endpoint } : "file");
-    try {
-      await t.step(
-        "an ineligible pod goes to the delegate (Debian's bridge with host-local, in the node)",
-        async () => {
-          await using lab = await newLab();
-          const [n1] = lab.nodes;
-          const [p] = await lab.addPods(["plain"]);
-          const r = await lab.add(n1, p);
-          assert.deepEqual(
-            names(r).filter((n) => n === "cni-rt0" || n === "eth0"),
-            ["cni-rt0", "eth0"],
-            JSON.stringify(r),
-          );
-          const ip = r.ips[0].address as string;
-          assert.match(ip, /^10\.99\.0\.\d+\/24$/);
-          assert.deepEqual(await lab.addrs(p, "eth0"), [ip]);
-          assert.equal(
-            (await ipJson(n1.ns, "link", "show", "cni-rt0"))[0].ifname,
-            "cni-rt0",
-            "the bridge is in the node, not the host",
-          );
-          assert.equal(childPids([p.containerId]).length, 0, "no child for a delegated pod");
-          assert.equal((await lab.call("CHECK", n1, p, { ...lab.conf(n1), prevResult: r })).code, 0);
-          const lease = `${lab.tmp}/host-local/ratchet-lab/${ip.split("/")[0]}`;
-          assert.ok(Deno.statSync(lease).isFile);
-          await lab.del(n1, p);
-          await lab.del(n1, p);
-          assert.equal(await lab.link(p, "eth0"), undefined, "the delegate's DEL ran");
-          assert.throws(() => Deno.statSync(lease), "host-local released the address");
-          await assertClean(lab);
-        },
+onEachStore("ratchet cases", async (t, { newLab, etcd }) => {
+  await t.step(
+    "an ineligible pod goes to the delegate (Debian's bridge with host-local, in the node)",
+    async () => {
+      await using lab = await newLab();
+      const [n1] = lab.nodes;
+      const [p] = await lab.addPods(["plain"]);
+      const r = await lab.add(n1, p);
+      assert.deepEqual(
+        names(r).filter((n) => n === "cni-rt0" || n === "eth0"),
+        ["cni-rt0", "eth0"],
+        JSON.stringify(r),
       );
-
-      await t.step(
-        "an eligible pod with no links gets its loopback boot network, and a child that DEL stops",
-        async () => {
-          await using lab = await newLab();
-          const [n1] = lab.nodes;
-          const [p] = await lab.addPods(["lonely"]);
-          await lab.setPodMeta(p, n1, { ratchet: "true" });
-          const r = await lab.add(n1, p);
-          assert.deepEqual(names(r), ["lo"]);
-          assert.deepEqual(r.ips.map((i: { address: string }) => i.address), ["127.0.0.1/8", "::1/128"]);
-          assert.equal((await ipJson(p.ns, "link", "show", "lo"))[0].operstate, "UNKNOWN");
-          const [pid] = childPids([p.containerId]);
-          assert.ok(pid, "a child waits to learn a link from a peer");
-          const sid = Number(Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ")[3]);
-          assert.equal(sid, pid, "the child leads its own session");
-          await lab.del(n1, p);
-          assert.deepEqual(childPids([p.containerId]), [], "DEL stopped the child");
-          await assertClean(lab);
-        },
+      const ip = r.ips[0].address as string;
+      assert.match(ip, /^10\.99\.0\.\d+\/24$/);
+      assert.deepEqual(await lab.addrs(p, "eth0"), [ip]);
+      assert.equal(
+        (await ipJson(n1.ns, "link", "show", "cni-rt0"))[0].ifname,
+        "cni-rt0",
+        "the bridge is in the node, not the host",
       );
+      assert.equal(childPids([p.containerId]).length, 0, "no child for a delegated pod");
+      assert.equal((await lab.call("CHECK", n1, p, { ...lab.conf(n1), prevResult: r })).code, 0);
+      const lease = `${lab.tmp}/host-local/ratchet-lab/${ip.split("/")[0]}`;
+      assert.ok(Deno.statSync(lease).isFile);
+      await lab.del(n1, p);
+      await lab.del(n1, p);
+      assert.equal(await lab.link(p, "eth0"), undefined, "the delegate's DEL ran");
+      assert.throws(() => Deno.statSync(lease), "host-local released the address");
+      await assertClean(lab);
+    },
+  );
 
-      await t.step(
-        "a child whose peer never comes gives up at child_timeout_s, says so, and leaves no record",
-        async () => {
-          await using lab = await newLab();
-          const [n1] = lab.nodes;
-          const [a, b] = await lab.addPods(["wa", "wb"]);
-          await lab.setPodMeta(a, n1, {
+  await t.step(
+    "an eligible pod with no links gets its loopback boot network, and a child that DEL stops",
+    async () => {
+      await using lab = await newLab();
+      const [n1] = lab.nodes;
+      const [p] = await lab.addPods(["lonely"]);
+      await lab.setPodMeta(p, n1, { ratchet: "true" });
+      const r = await lab.add(n1, p);
+      assert.deepEqual(names(r), ["lo"]);
+      assert.deepEqual(r.ips.map((i: { address: string }) => i.address), ["127.0.0.1/8", "::1/128"]);
+      assert.equal((await ipJson(p.ns, "link", "show", "lo"))[0].operstate, "UNKNOWN");
+      const [pid] = childPids([p.containerId]);
+      assert.ok(pid, "a child waits to learn a link from a peer");
+      const sid = Number(Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ")[3]);
+      assert.equal(sid, pid, "the child leads its own session");
+      await lab.del(n1, p);
+      assert.deepEqual(childPids([p.containerId]), [], "DEL stopped the child");
+      await assertClean(lab);
+    },
+  );
+
+  await t.step(
+    "a child whose peer never comes gives up at child_timeout_s, says so, and leaves no record",
+    async () => {
+      await using lab = await newLab();
+      const [n1] = lab.nodes;
+      const [a, b] = await lab.addPods(["wa", "wb"]);
+      await lab.setPodMeta(a, n1, {
+        ratchet: "true",
+        "ratchet.local_ifname": "in1",
+        "ratchet.pair_name": b.name,
+        "ratchet.pair_ifname": "in2",
+        "ratchet.primary": "true",
+      });
+      await lab.add(n1, a, lab.conf(n1, { child_timeout_s: 2 }));
+      assert.equal(childPids([a.containerId]).length, 1);
+      assert.ok(
+        await eventually(() => childPids([a.containerId]).length === 0, 10_000),
+        "the child outlived its timeout",
+      );
+      assert.match(
+        lab.log(20),
+        /"role":"ratchet-child".*"gave up waiting after 2 s".*"pending":\[".*in1/,
+      );
+      assert.deepEqual(await lab.keys(`/ratchet/child/default/${a.name}`), []);
+      await lab.del(n1, a);
+      await assertClean(lab);
+    },
+  );
+
+  await t.step(
+    "labels from the Kubernetes API, the node from spec.nodeName; unlabelled pods go to the delegate",
+    async () => {
+      const api = await startKubeApi();
+      try {
+        await using lab = await newLab();
+        lab.forward(Number(new URL(api.url).port));
+        const [n1, n2] = lab.nodes;
+        const [a, b, c] = await lab.addPods(["ka", "kb", "kc"]);
+        api.setPod({
+          namespace: "default",
+          name: a.name,
+          nodeName: n1.name,
+          labels: {
             ratchet: "true",
+            "ratchet.local_ip": "10.3.0.1",
             "ratchet.local_ifname": "in1",
             "ratchet.pair_name": b.name,
+            "ratchet.pair_ip": "10.3.0.2",
             "ratchet.pair_ifname": "in2",
             "ratchet.primary": "true",
-          });
-          await lab.add(n1, a, lab.conf(n1, { child_timeout_s: 2 }));
-          assert.equal(childPids([a.containerId]).length, 1);
-          assert.ok(
-            await eventually(() => childPids([a.containerId]).length === 0, 10_000),
-            "the child outlived its timeout",
-          );
-          assert.match(
-            lab.log(20),
-            /"role":"ratchet-child".*"gave up waiting after 2 s".*"pending":\[".*in1/,
-          );
-          assert.deepEqual(await lab.keys(`/ratchet/child/default/${a.name}`), []);
-          await lab.del(n1, a);
-          await assertClean(lab);
-        },
-      );
-
-      await t.step(
-        "labels from the Kubernetes API, the node from spec.nodeName; unlabelled pods go to the delegate",
-        async () => {
-          const api = await startKubeApi();
-          try {
-            await using lab = await newLab();
-            lab.forward(Number(new URL(api.url).port));
-            const [n1, n2] = lab.nodes;
-            const [a, b, c] = await lab.addPods(["ka", "kb", "kc"]);
-            api.setPod({
-              namespace: "default",
-              name: a.name,
-              nodeName: n1.name,
-              labels: {
-                ratchet: "true",
-                "ratchet.local_ip": "10.3.0.1",
-                "ratchet.local_ifname": "in1",
-                "ratchet.pair_name": b.name,
-                "ratchet.pair_ip": "10.3.0.2",
-                "ratchet.pair_ifname": "in2",
-                "ratchet.primary": "true",
-              },
-            });
-            api.setPod({
-              namespace: "default",
-              name: b.name,
-              nodeName: n2.name,
-              labels: { ratchet: "true" },
-            });
-            api.setPod({ namespace: "default", name: c.name, nodeName: n1.name, labels: { app: "web" } });
-            const conf = (n: typeof n1) => lab.conf(n, { kubernetes: { kubeconfig: api.kubeconfigPath } });
-            await lab.add(n1, a, conf(n1));
-            await lab.add(n2, b, conf(n2));
-            assert.ok(await eventually(() => lab.ping(a, "10.3.0.2", 1)), lab.log());
-            assert.equal(
-              (await lab.link(b, "in2")).linkinfo.info_kind,
-              "vxlan",
-              "spec.nodeName put them on different nodes",
-            );
-            const rc = await lab.add(n1, c, conf(n1));
-            assert.ok(names(rc).includes("eth0"), "no ratchet label: the delegate");
-            assert.ok(
-              api.requests.some((q) =>
-                q.path === `/api/v1/namespaces/default/pods/${a.name}` && q.auth === "token"
-              ),
-            );
-            api.deletePod("default", a.name);
-            await lab.del(n1, a, conf(n1));
-            await lab.del(n2, b, conf(n2));
-            await lab.del(n1, c, conf(n1));
-            assert.equal(await lab.link(c, "eth0"), undefined, "DEL used the recorded delegate");
-            await assertClean(lab);
-          } finally {
-            await api.close();
-          }
-        },
-      );
-
-      await t.step(
-        "a topology applied with `ratchet apply`: several links per pod, IPv6, a link without addresses",
-        async () => {
-          await using lab = await newLab();
-          const [n1, n2] = lab.nodes;
-          const [r1, r2, r3] = await lab.addPods(["r1", "r2", "r3"]);
-          r3.namespace = "lab-ns";
-          const topo = [
-            `node ${n1.name} parent eth0 address ${n1.address}`,
-            `node ${n2.name} parent eth0          # no address: read from eth0 at run time`,
-            `pod ${r1.name} node ${n1.name}`,
-            `pod ${r2.name} node ${n1.name}`,
-            `pod ${r3.name} node ${n2.name} namespace lab-ns`,
-            `link ${r1.name}:e1 fd00:10::1/64 -- ${r2.name}:e1 fd00:10::2/64 mtu 1400`,
-            `link ${r1.name}:e2 10.10.1.1/30 -- ${r3.name}:e2 10.10.1.2/30`,
-            `link ${r1.name}:e3 -- ${r3.name}:e3`,
-          ].join("\n") + "\n";
-          const file = `${lab.tmp}/lab.topo`;
-          Deno.writeTextFileSync(file, topo);
-          const storeFlags = etcd
-            ? ["--etcd-endpoints", etcd.endpoint]
-            : ["--store", (lab.storeAt as { dir: string }).dir];
-          assert.equal((await cli(["lint", file])).code, 0);
-          const applied = await cli(["apply", file, ...storeFlags]);
-          assert.equal(applied.code, 0, applied.out);
-          const status = await cli(["status", file, ...storeFlags]);
-          assert.equal(status.code, 0, status.out);
-          const rendered = await cli(["render", file, "--to", "store"]);
-          assert.equal(rendered.code, 0, rendered.out);
-          assert.ok(JSON.parse(rendered.out)[`/ratchet/pods/lab-ns/${r3.name}`]);
-          // The nodes' defaults come from the store: no parent fields in the config.
-          const conf = (n: typeof n1) => ({
-            ...lab.conf(n),
-            parent_interface: undefined,
-            parent_address: undefined,
-          });
-          const [x1, x2, x3] = await Promise.all([
-            lab.add(n1, r1, conf(n1)),
-            lab.add(n1, r2, conf(n1)),
-            lab.add(n2, r3, conf(n2)),
-          ]);
-          assert.ok([x1, x2, x3].every((x) => names(x)[0] === "lo"));
-          const ready = async () =>
-            (await Promise.all(["e1", "e2", "e3"].map((i) => lab.link(r1, i)))).every(Boolean);
-          assert.ok(await eventually(ready), lab.log());
-          assert.equal((await lab.link(r1, "e1")).linkinfo.info_kind, "veth");
-          assert.equal((await lab.link(r1, "e1")).mtu, 1400);
-          assert.deepEqual(await lab.addrs(r2, "e1"), ["fd00:10::2/64"]);
-          const e2 = (await lab.link(r1, "e2")).linkinfo.info_data,
-            e3 = (await lab.link(r1, "e3")).linkinfo.info_data;
-          assert.equal(e2.remote, n2.address, "node2's address was read from its eth0");
-          assert.notEqual(e2.id, e3.id, "two links between the same nodes never share a VNI");
-          assert.deepEqual(await lab.addrs(r1, "e3"), [], "a link end without an address");
-          assert.deepEqual(await lab.addrs(r3, "e3"), []);
-          assert.ok(await eventually(() => lab.ping(r1, "fd00:10::2", 1)), "ping over IPv6");
-          assert.ok(await eventually(() => lab.ping(r1, "10.10.1.2", 1)), "ping across nodes");
-          // Once the children are done nothing repairs behind CHECK's back.
-          assert.ok(await eventually(() => childPids([...lab.containerIds]).length === 0));
-          await nsExec(r1.ns, "ip", "link", "del", "e2");
-          const chk = await lab.call("CHECK", n1, r1, { ...conf(n1), prevResult: x1 });
-          assert.equal(chk.code, 1);
-          assert.equal(chk.json.code, 105, chk.stdout);
-          assert.match(chk.json.msg, /e2/);
-          await Promise.all([
-            lab.del(n1, r1, conf(n1)),
-            lab.del(n1, r2, conf(n1)),
-            lab.del(n2, r3, conf(n2)),
-          ]);
-          await assertClean(lab);
-          await lab.store.txn([], [{ deletePrefix: "/ratchet/nodes/" }, { deletePrefix: "/ratchet/links/" }]);
-        },
-      );
-
-      if (etcd) {
-        await t.step(
-          "the original sample config as it is, pointed at the test etcd by etcd_host/etcd_port",
-          async () => {
-            await using lab = await newLab();
-            const [n1] = lab.nodes;
-            const [primary, pair] = await lab.addPods(["primary-pod", "pair-pod"]);
-            await lab.setPodMeta(primary, n1, {
-              app: "primary-pod",
-              ratchet: "true",
-              "ratchet.pod_name": primary.name,
-              "ratchet.target_pod": primary.name,
-              "ratchet.target_container": primary.name,
-              "ratchet.public_ip": "1.1.1.1",
-              "ratchet.local_ip": "192.168.2.100",
-              "ratchet.local_ifname": "in1",
-              "ratchet.pair_name": pair.name,
-              "ratchet.pair_ip": "192.168.2.101",
-              "ratchet.pair_ifname": "in2",
-              "ratchet.primary": "true",
-            });
-            await lab.setPodMeta(pair, n1, {
-              app: "pair-pod",
-              ratchet: "true",
-              "ratchet.pod_name": pair.name,
-            });
-            const sample = JSON.parse(
-              Deno.readTextFileSync(new URL("../conf/01-ratchet.conf", import.meta.url)),
-            );
-            assert.equal(sample.etcd_host, "localhost");
-            const conf = { ...sample, etcd_port: new URL(etcd!.endpoint).port };
-            const r1 = await lab.add(n1, primary, conf);
-            const r2 = await lab.add(n1, pair, conf);
-            assert.equal(r2.cniVersion, "0.3.1");
-            assert.deepEqual(names(r1), ["lo"]);
-            assert.deepEqual(names(r2), ["lo", "in2"]);
-            assert.ok(await lab.ping(primary, "192.168.2.101"));
-            assert.deepEqual(await lab.addrs(primary, "in1"), ["192.168.2.100/24"]);
-            const attach = JSON.parse(
-              (await lab.store.get(`/ratchet/attach/default/${primary.name}`))!.value,
-            );
-            assert.equal(attach.public_ip, "1.1.1.1");
-            assert.equal(attach.parent_address, "192.168.1.224");
-            await lab.del(n1, primary, conf);
-            await lab.del(n1, pair, conf);
-            await assertClean(lab);
           },
+        });
+        api.setPod({
+          namespace: "default",
+          name: b.name,
+          nodeName: n2.name,
+          labels: { ratchet: "true" },
+        });
+        api.setPod({ namespace: "default", name: c.name, nodeName: n1.name, labels: { app: "web" } });
+        const conf = (n: typeof n1) => lab.conf(n, { kubernetes: { kubeconfig: api.kubeconfigPath } });
+        await lab.add(n1, a, conf(n1));
+        await lab.add(n2, b, conf(n2));
+        assert.ok(await eventually(() => lab.ping(a, "10.3.0.2", 1)), lab.log());
+        assert.equal(
+          (await lab.link(b, "in2")).linkinfo.info_kind,
+          "vxlan",
+          "spec.nodeName put them on different nodes",
         );
+        const rc = await lab.add(n1, c, conf(n1));
+        assert.ok(names(rc).includes("eth0"), "no ratchet label: the delegate");
+        assert.ok(
+          api.requests.some((q) =>
+            q.path === `/api/v1/namespaces/default/pods/${a.name}` && q.auth === "token"
+          ),
+        );
+        api.deletePod("default", a.name);
+        await lab.del(n1, a, conf(n1));
+        await lab.del(n2, b, conf(n2));
+        await lab.del(n1, c, conf(n1));
+        assert.equal(await lab.link(c, "eth0"), undefined, "DEL used the recorded delegate");
+        await assertClean(lab);
+      } finally {
+        await api.close();
       }
+    },
+  );
 
-      await t.step(
-        "GC releases what DEL would have for containers the runtime forgot, on this network only",
-        async () => {
-          await using lab = await newLab();
-          const [n1] = lab.nodes;
-          const [a, b, c, p] = await lab.addPods(["ga", "gb", "gc", "gp"]);
-          await lab.setPodMeta(a, n1, {
-            ratchet: "true",
-            "ratchet.local_ip": "10.7.0.1",
-            "ratchet.local_ifname": "in1",
-            "ratchet.pair_name": b.name,
-            "ratchet.pair_ip": "10.7.0.2",
-            "ratchet.pair_ifname": "in2",
-            "ratchet.primary": "true",
-          });
-          await lab.setPodMeta(b, n1, { ratchet: "true" });
-          await lab.setPodMeta(c, n1, { ratchet: "true" });
-          // Debian's plugins speak CNI 1.0 at most, so GC is not forwarded to them.
-          const base = lab.conf(n1);
-          const conf = {
-            ...base,
-            cniVersion: "1.1.0",
-            delegate: { ...base.delegate as object, cniVersion: "1.0.0" },
-            boot_network: { type: "loopback", cniVersion: "1.0.0" },
-          };
-          for (const pod of [a, b, c, p]) await lab.add(n1, pod, conf);
-          assert.equal(childPids([c.containerId]).length, 1);
-          const gc = (network: string, valid: typeof a[]) =>
-            lab.call("GC", n1, a, {
-              ...conf,
-              name: network,
-              "cni.dev/valid-attachments": valid.map((x) => ({ containerID: x.containerId, ifname: "eth0" })),
-            });
-          assert.equal((await gc("another-network", [])).code, 0);
-          assert.ok(await lab.link(a, "in1"), "another network's GC touched nothing");
-          const r = await gc(String(base.name), [b]);
-          assert.equal(r.code, 0, r.stdout);
-          assert.equal(await lab.link(a, "in1"), undefined, "a's link end was released");
-          assert.deepEqual(childPids([c.containerId]), [], "c's child was stopped");
-          const left = await lab.leftovers();
-          assert.ok(left.every((k) => k.includes(b.containerId) || k.includes(b.name)), JSON.stringify(left));
-          assert.ok(
-            left.includes(`/ratchet/containers/${b.containerId}`),
-            "the live container keeps its records",
-          );
-          await lab.del(n1, b, conf);
-          await lab.del(n1, p, conf);
-          await assertClean(lab);
-        },
+  await t.step(
+    "a topology applied with `ratchet apply`: several links per pod, IPv6, a link without addresses",
+    async () => {
+      await using lab = await newLab();
+      const [n1, n2] = lab.nodes;
+      const [r1, r2, r3] = await lab.addPods(["r1", "r2", "r3"]);
+      r3.namespace = "lab-ns";
+      const topo = [
+        `node ${n1.name} parent eth0 address ${n1.address}`,
+        `node ${n2.name} parent eth0          # no address: read from eth0 at run time`,
+        `pod ${r1.name} node ${n1.name}`,
+        `pod ${r2.name} node ${n1.name}`,
+        `pod ${r3.name} node ${n2.name} namespace lab-ns`,
+        `link ${r1.name}:e1 fd00:10::1/64 -- ${r2.name}:e1 fd00:10::2/64 mtu 1400`,
+        `link ${r1.name}:e2 10.10.1.1/30 -- ${r3.name}:e2 10.10.1.2/30`,
+        `link ${r1.name}:e3 -- ${r3.name}:e3`,
+      ].join("\n") + "\n";
+      const file = `${lab.tmp}/lab.topo`;
+      Deno.writeTextFileSync(file, topo);
+      const storeFlags = etcd
+        ? ["--etcd-endpoints", etcd.endpoint]
+        : ["--store", (lab.storeAt as { dir: string }).dir];
+      assert.equal((await cli(["lint", file])).code, 0);
+      const applied = await cli(["apply", file, ...storeFlags]);
+      assert.equal(applied.code, 0, applied.out);
+      const status = await cli(["status", file, ...storeFlags]);
+      assert.equal(status.code, 0, status.out);
+      const rendered = await cli(["render", file, "--to", "store"]);
+      assert.equal(rendered.code, 0, rendered.out);
+      assert.ok(JSON.parse(rendered.out)[`/ratchet/pods/lab-ns/${r3.name}`]);
+      // The nodes' defaults come from the store: no parent fields in the config.
+      const conf = (n: typeof n1) => ({
+        ...lab.conf(n),
+        parent_interface: undefined,
+        parent_address: undefined,
+      });
+      const [x1, x2, x3] = await Promise.all([
+        lab.add(n1, r1, conf(n1)),
+        lab.add(n1, r2, conf(n1)),
+        lab.add(n2, r3, conf(n2)),
+      ]);
+      assert.ok([x1, x2, x3].every((x) => names(x)[0] === "lo"));
+      const ready = async () =>
+        (await Promise.all(["e1", "e2", "e3"].map((i) => lab.link(r1, i)))).every(Boolean);
+      assert.ok(await eventually(ready), lab.log());
+      assert.equal((await lab.link(r1, "e1")).linkinfo.info_kind, "veth");
+      assert.equal((await lab.link(r1, "e1")).mtu, 1400);
+      assert.deepEqual(await lab.addrs(r2, "e1"), ["fd00:10::2/64"]);
+      const e2 = (await lab.link(r1, "e2")).linkinfo.info_data,
+        e3 = (await lab.link(r1, "e3")).linkinfo.info_data;
+      assert.equal(e2.remote, n2.address, "node2's address was read from its eth0");
+      assert.notEqual(e2.id, e3.id, "two links between the same nodes never share a VNI");
+      assert.deepEqual(await lab.addrs(r1, "e3"), [], "a link end without an address");
+      assert.deepEqual(await lab.addrs(r3, "e3"), []);
+      assert.ok(await eventually(() => lab.ping(r1, "fd00:10::2", 1)), "ping over IPv6");
+      assert.ok(await eventually(() => lab.ping(r1, "10.10.1.2", 1)), "ping across nodes");
+      // Once the children are done nothing repairs behind CHECK's back.
+      assert.ok(await eventually(() => childPids([...lab.containerIds]).length === 0));
+      await nsExec(r1.ns, "ip", "link", "del", "e2");
+      const chk = await lab.call("CHECK", n1, r1, { ...conf(n1), prevResult: x1 });
+      assert.equal(chk.code, 1);
+      assert.equal(chk.json.code, 105, chk.stdout);
+      assert.match(chk.json.msg, /e2/);
+      await Promise.all([
+        lab.del(n1, r1, conf(n1)),
+        lab.del(n1, r2, conf(n1)),
+        lab.del(n2, r3, conf(n2)),
+      ]);
+      await assertClean(lab);
+      await lab.store.txn([], [{ deletePrefix: "/ratchet/nodes/" }, { deletePrefix: "/ratchet/links/" }]);
+    },
+  );
+
+  if (etcd) {
+    await t.step(
+      "the original sample config as it is, pointed at the test etcd by etcd_host/etcd_port",
+      async () => {
+        await using lab = await newLab();
+        const [n1] = lab.nodes;
+        const [primary, pair] = await lab.addPods(["primary-pod", "pair-pod"]);
+        await lab.setPodMeta(primary, n1, {
+          app: "primary-pod",
+          ratchet: "true",
+          "ratchet.pod_name": primary.name,
+          "ratchet.target_pod": primary.name,
+          "ratchet.target_container": primary.name,
+          "ratchet.public_ip": "1.1.1.1",
+          "ratchet.local_ip": "192.168.2.100",
+          "ratchet.local_ifname": "in1",
+          "ratchet.pair_name": pair.name,
+          "ratchet.pair_ip": "192.168.2.101",
+          "ratchet.pair_ifname": "in2",
+          "ratchet.primary": "true",
+        });
+        await lab.setPodMeta(pair, n1, {
+          app: "pair-pod",
+          ratchet: "true",
+          "ratchet.pod_name": pair.name,
+        });
+        const sample = JSON.parse(
+          Deno.readTextFileSync(new URL("../conf/01-ratchet.conf", import.meta.url)),
+        );
+        assert.equal(sample.etcd_host, "localhost");
+        const conf = { ...sample, etcd_port: new URL(etcd!.endpoint).port };
+        const r1 = await lab.add(n1, primary, conf);
+        const r2 = await lab.add(n1, pair, conf);
+        assert.equal(r2.cniVersion, "0.3.1");
+        assert.deepEqual(names(r1), ["lo"]);
+        assert.deepEqual(names(r2), ["lo", "in2"]);
+        assert.ok(await lab.ping(primary, "192.168.2.101"));
+        assert.deepEqual(await lab.addrs(primary, "in1"), ["192.168.2.100/24"]);
+        const attach = JSON.parse(
+          (await lab.store.get(`/ratchet/attach/default/${primary.name}`))!.value,
+        );
+        assert.equal(attach.public_ip, "1.1.1.1");
+        assert.equal(attach.parent_address, "192.168.1.224");
+        await lab.del(n1, primary, conf);
+        await lab.del(n1, pair, conf);
+        await assertClean(lab);
+      },
+    );
+  }
+
+  await t.step(
+    "GC releases what DEL would have for containers the runtime forgot, on this network only",
+    async () => {
+      await using lab = await newLab();
+      const [n1] = lab.nodes;
+      const [a, b, c, p] = await lab.addPods(["ga", "gb", "gc", "gp"]);
+      await lab.setPodMeta(a, n1, {
+        ratchet: "true",
+        "ratchet.local_ip": "10.7.0.1",
+        "ratchet.local_ifname": "in1",
+        "ratchet.pair_name": b.name,
+        "ratchet.pair_ip": "10.7.0.2",
+        "ratchet.pair_ifname": "in2",
+        "ratchet.primary": "true",
+      });
+      await lab.setPodMeta(b, n1, { ratchet: "true" });
+      await lab.setPodMeta(c, n1, { ratchet: "true" });
+      // Debian's plugins speak CNI 1.0 at most, so GC is not forwarded to them.
+      const base = lab.conf(n1);
+      const conf = {
+        ...base,
+        cniVersion: "1.1.0",
+        delegate: { ...base.delegate as object, cniVersion: "1.0.0" },
+        boot_network: { type: "loopback", cniVersion: "1.0.0" },
+      };
+      for (const pod of [a, b, c, p]) await lab.add(n1, pod, conf);
+      assert.equal(childPids([c.containerId]).length, 1);
+      const gc = (network: string, valid: typeof a[]) =>
+        lab.call("GC", n1, a, {
+          ...conf,
+          name: network,
+          "cni.dev/valid-attachments": valid.map((x) => ({ containerID: x.containerId, ifname: "eth0" })),
+        });
+      assert.equal((await gc("another-network", [])).code, 0);
+      assert.ok(await lab.link(a, "in1"), "another network's GC touched nothing");
+      const r = await gc(String(base.name), [b]);
+      assert.equal(r.code, 0, r.stdout);
+      assert.equal(await lab.link(a, "in1"), undefined, "a's link end was released");
+      assert.deepEqual(childPids([c.containerId]), [], "c's child was stopped");
+      const left = await lab.leftovers();
+      assert.ok(left.every((k) => k.includes(b.containerId) || k.includes(b.name)), JSON.stringify(left));
+      assert.ok(
+        left.includes(`/ratchet/containers/${b.containerId}`),
+        "the live container keeps its records",
       );
+      await lab.del(n1, b, conf);
+      await lab.del(n1, p, conf);
+      await assertClean(lab);
+    },
+  );
 
-      await t.step(
-        "invalid link labels fail ADD with code 7 naming the label, and leave nothing",
-        async () => {
-          await using lab = await newLab();
-          const [n1] = lab.nodes;
-          const [p] = await lab.addPods(["bad"]);
-          await lab.setPodMeta(p, n1, {
-            ratchet: "true",
-            "ratchet.local_ifname": "in1",
-            "ratchet.pair_name": "x",
-            "ratchet.pair_ifname": "in2",
-            "ratchet.local_ip": "10.0.0.300",
-          });
-          const r = await lab.call("ADD", n1, p, lab.conf(n1));
-          assert.equal(r.code, 1);
-          assert.equal(r.json.code, 7);
-          assert.match(r.json.details, /ratchet\.local_ip/);
-          await assertClean(lab);
-        },
-      );
-    } finally {
-      await etcd?.stop();
-    }
-  });
-}
-
-suite("file");
-suite("etcd");
+  await t.step(
+    "invalid link labels fail ADD with code 7 naming the label, and leave nothing",
+    async () => {
+      await using lab = await newLab();
+      const [n1] = lab.nodes;
+      const [p] = await lab.addPods(["bad"]);
+      await lab.setPodMeta(p, n1, {
+        ratchet: "true",
+        "ratchet.local_ifname": "in1",
+        "ratchet.pair_name": "x",
+        "ratchet.pair_ifname": "in2",
+        "ratchet.local_ip": "10.0.0.300",
+      });
+      const r = await lab.call("ADD", n1, p, lab.conf(n1));
+      assert.equal(r.code, 1);
+      assert.equal(r.json.code, 7);
+      assert.match(r.json.details, /ratchet\.local_ip/);
+      await assertClean(lab);
+    },
+  );
+});

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { withNetns } from "../../mod/netlink/mod.ts";
 import { openStore, type Store } from "../../mod/store/mod.ts";
+import { startEtcd, type TestEtcd } from "./etcd.ts";
 import { ipJson, nsExec, nsPath, sh, TempNetns } from "./netns.ts";
 import { type PluginReply, runPlugin } from "./plugin.ts";
 
@@ -336,6 +337,32 @@ export function childPids(containerIds: string[]): number[] {
     }
   }
   return out;
+}
+
+/** What a test on one store gets: labs on that store, and the test etcd when it is etcd. */
+export interface StoreSuite {
+  newLab(): Promise<RatchetLab>;
+  etcd?: TestEtcd;
+}
+
+/**
+ * Registers the test twice, on the file store and on one real etcd shared by its steps (started
+ * before them, stopped after them).
+ */
+export function onEachStore(
+  title: string,
+  body: (t: Deno.TestContext, suite: StoreSuite) => Promise<void>,
+): void {
+  for (const backend of ["file", "etcd"] as const) {
+    Deno.test(`${title} on the ${backend} store`, async (t) => {
+      const etcd = backend === "etcd" ? await startEtcd() : undefined;
+      try {
+        await body(t, { newLab: () => RatchetLab.create(etcd ? { etcd: etcd.endpoint } : "file"), etcd });
+      } finally {
+        await etcd?.stop();
+      }
+    });
+  }
 }
 
 /** Fails unless the lab's pods left no store record and no running ratchet-child behind. */
