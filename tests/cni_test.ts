@@ -66,7 +66,7 @@ const errorCases: { what: string; call: Parameters<typeof runPlugin>[1]; code: n
     call: { ...ADD_ENV, conf: { cniVersion: "0.2.0", name: "n", type: "anchor" } },
     code: 1,
   },
-  { what: "no cniVersion", call: { ...ADD_ENV, conf: { name: "n", type: "anchor" } }, code: 1 },
+  { what: "a cniVersion that is not a string", call: { ...ADD_ENV, conf: { cniVersion: 1, name: "n", type: "anchor" } }, code: 1 },
   {
     what: "CHECK under 0.3.1",
     call: { ...ADD_ENV, command: "CHECK", conf: { cniVersion: "0.3.1", name: "n", type: "anchor" } },
@@ -331,5 +331,16 @@ Deno.test("delegate exec runs Debian's loopback and bridge+host-local plugins in
     await sh(["ip", "netns", "del", pod]).catch(() => {});
     await sh(["ip", "netns", "del", node]).catch(() => {});
     Deno.removeSync(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("a config without cniVersion (older than the field) is read as 0.3.0, not refused", async () => {
+  const store = Deno.makeTempDirSync({ prefix: "rt-cni-store-" });
+  try {
+    const r = await runPlugin("anchor", { ...ADD_ENV, conf: { name: "n", type: "anchor", store } });
+    assert.equal(r.json?.cniVersion, "0.3.0", r.stdout);
+    assert.notEqual(r.json.code, 1, "the version was accepted; what fails is the missing subnet annotation");
+  } finally {
+    Deno.removeSync(store, { recursive: true });
   }
 });

@@ -85,6 +85,9 @@ export async function invoke<C>(
   try {
     if (env.CNI_COMMAND === "VERSION") return { stdout: versionInfo(), code: 0 };
     const netConf = decodeConf(stdin);
+    // Configs older than the field (ratchet-cni's own sample has none) are read in the oldest
+    // version spoken here, rather than refused: the closest answer to what their runtimes expect.
+    netConf.cniVersion ??= SUPPORTED_VERSIONS[0];
     if (typeof netConf.cniVersion === "string") cniVersion = netConf.cniVersion;
     if (!isSupportedVersion(netConf.cniVersion)) {
       throw new CniError(
