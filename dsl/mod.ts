@@ -1,6 +1,6 @@
 /**
  * The topology DSL: parse and lint a file into a typed model, render it to pod specs, store keys
- * or CNI configs, and apply it to a store. The grammar is in GRAMMAR.md.
+ * or CNI configs, and apply it to a store. The grammar is in README, "The topology DSL".
  * @module
  */
 export type * from "./types.ts";

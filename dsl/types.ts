@@ -9,7 +9,7 @@ export interface Pos {
 /** How bad a diagnostic is: errors make `lint` exit 1 and stop render/apply; warnings do not. */
 export type Severity = "error" | "warning";
 
-/** One finding, compiler style. `code` is a short kebab-case id listed in GRAMMAR.md. */
+/** One finding, compiler style. `code` is a short kebab-case id listed in README, "The topology DSL". */
 export interface Diagnostic {
   file: string;
   line: number;

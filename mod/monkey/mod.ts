@@ -1,6 +1,6 @@
 /**
  * monkey: the web UI and JSON API over anchor's pools, gateways and allocations and ratchet's links
- * (`anchor monkey`). See README.part.md for the API.
+ * (`anchor monkey`). README, "monkey", documents the API.
  *
  * @example
  * ```ts
