@@ -78,3 +78,25 @@ Deno.test("configureIface applies addresses and routes of one interface, and che
     }
   });
 });
+
+Deno.test("configureIface announces the address as the link comes up: the neighbour learns the MAC unasked", async () => {
+  await withTempNetns(["garp-pod", "garp-peer"], async ([pod, peer], ns) => {
+    await sh("ip", "-n", pod, "link", "add", "eth1", "type", "veth", "peer", "name", "p", "netns", peer);
+    await sh("ip", "-n", peer, "addr", "add", "10.50.1.1/24", "dev", "p");
+    await sh("ip", "-n", peer, "link", "set", "p", "up");
+    // A gratuitous ARP makes a neighbour entry only where arp_accept allows it.
+    await sh("ip", "netns", "exec", peer, "sysctl", "-qw", "net.ipv4.conf.p.arp_accept=1");
+    const h = Handle.open(ns.path(0));
+    try {
+      const link = configureIface(h, "eth1", { cniVersion: "1.1.0", ips: [{ address: "10.50.1.5/24" }] });
+      let lladdr: string | undefined;
+      for (let i = 0; i < 100 && !lladdr; i++) {
+        lladdr = (await ipJson(peer, "neigh", "show", "dev", "p")).find((n: any) => n.dst === "10.50.1.5")?.lladdr;
+        if (!lladdr) await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(lladdr, link.mac);
+    } finally {
+      h.close();
+    }
+  });
+});

@@ -9,7 +9,7 @@ import { parseCniArgs } from "../../mod/cni/env.ts";
 import { CniError } from "../../mod/cni/errors.ts";
 import { readStdin } from "../../mod/cni/skel.ts";
 
-const req = JSON.parse(new TextDecoder().decode(await readStdin()));
+const req = JSON.parse(new TextDecoder().decode(readStdin()));
 try {
   const result = await execPlugin({
     conf: req.conf,
