@@ -22,10 +22,11 @@ import {
   type NetConf,
   type Plugin,
   type Result,
+  validAttachments,
 } from "../cni/mod.ts";
 import { formatCidr, formatRange, ipEquals, tryParseIp } from "../ip/mod.ts";
 import { describeSettings } from "../store/mod.ts";
-import { allocate, type Attachment, collectGarbage, findRecord, readState, release } from "../ipam/mod.ts";
+import { allocate, collectGarbage, findRecord, readState, release } from "../ipam/mod.ts";
 import { podNetwork } from "./annotations.ts";
 import { type AnchorConf, loadAnchorConf } from "./config.ts";
 import { anchorCniError, mapped } from "./errors.ts";
@@ -113,7 +114,7 @@ async function check({ conf, netConf, env }: Invocation<AnchorConf>): Promise<vo
 }
 
 async function gc({ conf, netConf }: Invocation<AnchorConf>): Promise<void> {
-  const valid = validAttachments(netConf);
+  const valid = validAttachments(netConf).attachments;
   const report = await withStore(
     conf.store,
     (store) => collectGarbage(store, { node: conf.node, network: conf.network, valid }),
@@ -140,21 +141,6 @@ async function status({ conf }: Invocation<AnchorConf>): Promise<void> {
   } catch (e) {
     throw new CniError(ErrorCode.StatusNotAvailable, `the store is unavailable: ${(e as Error).message}`);
   }
-}
-
-function validAttachments(netConf: NetConf): Attachment[] {
-  const field = netConf["cni.dev/valid-attachments"] !== undefined
-    ? "cni.dev/valid-attachments"
-    : "cni.dev/attachments";
-  const list = netConf[field];
-  if (list === undefined) throw configError("cni.dev/valid-attachments", "is required for GC");
-  if (!Array.isArray(list)) throw configError(field, "must be a list of {containerID, ifname}");
-  return list.map((a, i) => {
-    if (typeof a?.containerID !== "string" || typeof a?.ifname !== "string") {
-      throw configError(`${field}[${i}]`, "must be an object with string containerID and ifname");
-    }
-    return { containerID: a.containerID, ifname: a.ifname };
-  });
 }
 
 /** Compares address text by value: prevResult may spell an IPv6 address differently from the store. */

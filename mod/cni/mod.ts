@@ -1,6 +1,7 @@
 /** The CNI protocol: environment, config, results, errors, the dispatcher and delegate exec. */
 export { CniError, ErrorCode, toCniError } from "./errors.ts";
 export { type CniEnv, checkIfname, checkNetnsPath, KNOWN_ARGS, parseCniArgs, readEnv } from "./env.ts";
+export { validAttachments, type ValidAttachment } from "./gc.ts";
 export { execPlugin, type ExecRequest, findPlugin } from "./exec.ts";
 export { configureLog, log, type LogLevel } from "./log.ts";
 export { appendResult, type Dns, type Interface, type IpConfig, parseResult, type Result, type Route, toVersion } from "./result.ts";

@@ -5,12 +5,11 @@
 import {
   CniError,
   compareVersions,
-  configError,
   execPlugin,
   type Invocation,
   log,
-  type NetConf,
   toCniError,
+  validAttachments,
 } from "../cni/mod.ts";
 import type { Store } from "../store/mod.ts";
 import { stopChild } from "./child.ts";
@@ -19,25 +18,13 @@ import { type ContainerRecord, KEY, parseRecord } from "./keys.ts";
 import { unregister } from "./register.ts";
 import { releaseEnds } from "./release.ts";
 
-/** The attachments field: `cni.dev/valid-attachments`, or the 1.1.0 tag's `cni.dev/attachments`. */
-function attachmentsField(netConf: NetConf): [string, unknown[]] {
-  const field = netConf["cni.dev/valid-attachments"] !== undefined
-    ? "cni.dev/valid-attachments"
-    : "cni.dev/attachments";
-  const list = netConf[field];
-  if (!Array.isArray(list)) throw configError(field, "must be a list of {containerID, ifname}");
-  return [field, list];
-}
-
 /** Releases stale containers' links and records, forwards GC, and reports every failure at the end. */
 export async function collectGarbage(
   { conf, env, netConf }: Invocation<RatchetConf>,
   store: Store,
 ): Promise<void> {
-  const [field, list] = attachmentsField(netConf);
-  const live = new Set(
-    list.map((a) => (a as { containerID?: unknown })?.containerID).filter((id) => typeof id === "string"),
-  );
+  const { field, attachments: list } = validAttachments(netConf);
+  const live = new Set(list.map((a) => a.containerID));
   const node = conf.nodeName ?? Deno.hostname();
   const errors: Error[] = [];
   for (const nested of [conf.delegate, conf.bootNetwork]) {
