@@ -10,11 +10,11 @@ import type { BenchRow } from "./main.ts";
 import { startEtcd } from "../tests/lib/etcd.ts";
 import { TempNetns } from "../tests/lib/netns.ts";
 import { binDir } from "../tests/lib/plugin.ts";
+import { pluginCall } from "./plugin_call.ts";
 
 const SEQUENTIAL = 20;
 const BURST = 200;
 const PARALLEL = 25;
-const TIME = "/usr/bin/time";
 
 interface Side {
   program: string;
@@ -22,44 +22,19 @@ interface Side {
 }
 
 /** One ADD as a process; resolves with its peak RSS in kB when `measure` is set. */
-async function add(side: Side, id: string, netns: string, measure = false): Promise<number> {
-  const memFile = measure ? await Deno.makeTempFile({ prefix: "anchor-bench-" }) : "";
-  const [cmd, args] = measure ? [TIME, ["-f", "%M", "-o", memFile, side.program]] : [side.program, []];
-  try {
-    const child = new Deno.Command(cmd, {
-      args,
-      env: {
-        PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-        CNI_COMMAND: "ADD",
-        CNI_CONTAINERID: id,
-        CNI_NETNS: netns,
-        CNI_IFNAME: "eth0",
-        CNI_PATH: `${binDir()}:/usr/lib/cni`,
-        CNI_ARGS: "IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=p",
-      },
-      clearEnv: true,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(JSON.stringify(side.conf)));
-    await w.close();
-    const out = await child.output();
-    if (!out.success) {
-      throw new Error(
-        `${side.program} ADD ${id}: ${new TextDecoder().decode(out.stdout)}${
-          new TextDecoder().decode(out.stderr)
-        }`,
-      );
-    }
-    return measure ? Number((await Deno.readTextFile(memFile)).trim().split("\n").pop()) : 0;
-  } finally {
-    if (memFile) await Deno.remove(memFile);
-  }
+function add(side: Side, id: string, netns: string, measure = false): Promise<number> {
+  return pluginCall({
+    program: side.program,
+    command: "ADD",
+    containerId: id,
+    netns,
+    cniPath: `${binDir()}:/usr/lib/cni`,
+    cniArgs: "IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=p",
+    conf: side.conf,
+    measureMemory: measure,
+  });
 }
 
-/** Median of sequential ADDs (one untimed first, so neither side pays first-run costs), and the peak RSS. */
 async function latency(side: Side, tag: string, netns: string): Promise<{ ms: number; peakKb: number }> {
   const peakKb = await add(side, `${tag}-warm`, netns, true);
   const times: number[] = [];

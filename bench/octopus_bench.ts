@@ -10,9 +10,9 @@
 import type { BenchRow } from "./main.ts";
 import { sh, TempNetns } from "../tests/lib/netns.ts";
 import { binDir } from "../tests/lib/plugin.ts";
+import { pluginCall, TIME } from "./plugin_call.ts";
 
 const ROUNDS = 15;
-const TIME = "/usr/bin/time";
 
 interface Side {
   program: string;
@@ -21,40 +21,18 @@ interface Side {
 }
 
 /** One plugin call inside the node, under GNU time; returns the peak RSS in kB. */
-async function call(node: string, pod: string, side: Side, command: string, id: string): Promise<number> {
-  const memFile = await Deno.makeTempFile({ prefix: "octopus-bench-" });
-  try {
-    const child = new Deno.Command("ip", {
-      args: ["netns", "exec", node, TIME, "-f", "%M", "-o", memFile, side.program],
-      env: {
-        PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-        CNI_COMMAND: command,
-        CNI_CONTAINERID: id,
-        CNI_NETNS: `/run/netns/${pod}`,
-        CNI_IFNAME: "eth0",
-        CNI_PATH: side.path,
-        CNI_ARGS: "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=bench-0",
-      },
-      clearEnv: true,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(JSON.stringify(side.conf)));
-    await w.close();
-    const out = await child.output();
-    if (!out.success) {
-      throw new Error(
-        `${side.program} ${command}: ${new TextDecoder().decode(out.stdout)}${
-          new TextDecoder().decode(out.stderr)
-        }`,
-      );
-    }
-    return Number((await Deno.readTextFile(memFile)).trim().split("\n").pop());
-  } finally {
-    await Deno.remove(memFile);
-  }
+function call(node: string, pod: string, side: Side, command: string, id: string): Promise<number> {
+  return pluginCall({
+    program: side.program,
+    command,
+    containerId: id,
+    netns: `/run/netns/${pod}`,
+    cniPath: side.path,
+    cniArgs: "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=bench-0",
+    conf: side.conf,
+    node,
+    measureMemory: true,
+  });
 }
 
 async function cycles(node: string, pod: string, side: Side): Promise<{ ms: number; peakKb: number }> {
