@@ -40,6 +40,11 @@ Deno.test("demo --keep leaves the lab up for exploring, and demo down removes it
     const link = await new Deno.Command("ip", { args: ["-n", "demo-pod-primary-pod", "-j", "addr", "show", "in1"], stdout: "piped" }).output();
     const info = JSON.parse(new TextDecoder().decode(link.stdout))[0].addr_info;
     assert.ok(info.some((a: { local: string }) => a.local === "192.168.2.100"));
+    const status = await ratchet("status", "@default", "--store", "/run/ratchet-demo/store");
+    assert.equal(status.code, 0, status.out);
+    assert.match(status.out, /in sync with the file/);
+    assert.match(status.out, /links: 2 of 2 up/);
+    assert.match(status.out, /up +default\.left-pod\.in1--default\.right-pod\.in1 vxlan vni \d+/);
     const again = await ratchet("demo");
     assert.equal(again.code, 1, "a second lab is refused while one is kept");
     const down = await ratchet("demo", "down");

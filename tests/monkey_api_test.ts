@@ -405,18 +405,18 @@ for (const kind of ["file", "etcd"] as const) {
             },
             mtu: 1450,
             revision: (await f.store.get(`/ratchet/links/${id}`))!.modRevision,
-            state: JSON.parse(SEED[`/ratchet/state/${id}`]),
+            state: JSON.parse(SEED["/ratchet/state/lab/r1/eth1/lab/r2/eth1"]),
+            condition: "partial",
             problems: [],
           }]);
           await f.store.put("/ratchet/links/broken", "{not json");
-          await f.store.put("/ratchet/state/broken", "[]");
           const broken = (await call(f, "GET", "api/links")).body.find((l: any) => l.id === "broken");
-          assert.deepEqual(broken.problems, [
-            "the link record is not a JSON object",
-            "/ratchet/state/broken is not a JSON object",
-          ]);
+          assert.deepEqual(broken.problems, ["the link record is not a JSON object"]);
           await f.store.delete("/ratchet/links/broken");
-          await f.store.delete("/ratchet/state/broken");
+          await f.store.put("/ratchet/state/lab/r1/eth1/lab/r2/eth1", "[]");
+          const bad = (await call(f, "GET", "api/links")).body.find((l: any) => l.id === id);
+          assert.deepEqual(bad.problems, ["/ratchet/state/lab/r1/eth1/lab/r2/eth1 is not a JSON object"]);
+          await f.store.put("/ratchet/state/lab/r1/eth1/lab/r2/eth1", SEED["/ratchet/state/lab/r1/eth1/lab/r2/eth1"]);
         },
       );
 

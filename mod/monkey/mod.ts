@@ -19,4 +19,4 @@ export { DEFAULT_LISTEN, DEFAULT_PORT, formatHostPort, isLoopback, ListenError, 
 export { defaultTokenFile, loadOrCreateToken, TOKEN_FILE_NAME, TokenFileError, tokenMatches } from "./token.ts";
 export { HttpError } from "./http.ts";
 export type { AllocationView, GatewayView, PoolView } from "./anchor_view.ts";
-export type { LinkEndView, LinkView } from "./link_view.ts";
+export type { LinkEndView, LinkView } from "../ratchet/link_view.ts";

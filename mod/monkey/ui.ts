@@ -308,9 +308,9 @@ function endText(e) {
 
 function stateText(l) {
   const st = l.state;
-  if (!st) return "no pod has arrived yet";
+  if (!st) return l.condition + ": no pod has arrived yet";
   const ends = Object.entries(st.ends || {}).map(([k, e]) => k + (e.up ? " up" : ""));
-  return [st.kind, st.vni !== undefined ? "vni " + st.vni : "", st.status || "", ends.join(", ")].filter(Boolean).join(" · ");
+  return [l.condition, st.kind, st.vni !== undefined ? "vni " + st.vni : "", ends.join(", ")].filter(Boolean).join(" · ");
 }
 
 function renderLinks() {

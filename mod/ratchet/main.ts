@@ -32,13 +32,18 @@ export const role: Role = {
     },
     status: {
       usage: `status [FILE] ${STORE_FLAGS}`,
-      summary: "show what apply owns in the store; with FILE, exit 1 when the store differs from it",
+      summary: "show what apply owns in the store and which links are up; with FILE, exit 1 when the store differs from it",
       run: async (args) => {
-        const [{ withFlagStore }, { statusCommand }] = await Promise.all([
+        const [{ withFlagStore }, { statusCommand }, { formatLinks, linkViews }] = await Promise.all([
           import("./cli.ts"),
           import("../../dsl/cli.ts"),
+          import("./link_view.ts"),
         ]);
-        return withFlagStore(args, statusCommand);
+        return withFlagStore(args, async (rest, store) => {
+          const code = await statusCommand(rest, store);
+          if (code !== 2) console.log(formatLinks(linkViews(await store.list("/ratchet/"))));
+          return code;
+        });
       },
     },
     demo: demoCommand,

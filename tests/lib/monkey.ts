@@ -34,7 +34,8 @@ export const SEED: Record<string, string> = {
     b: { namespace: "lab", pod: "r2", ifname: "eth1", ip: "10.10.0.2/30" },
     mtu: 1450,
   }),
-  "/ratchet/state/lab.r1.eth1--lab.r2.eth1": JSON.stringify({
+  // The plugin keys a link's state by its two ends, sorted; one vxlan end is made.
+  "/ratchet/state/lab/r1/eth1/lab/r2/eth1": JSON.stringify({
     kind: "vxlan",
     vni: 5001,
     ends: { "lab/r1/eth1": { container_id: "eee555", remote: "192.168.1.2", up: true } },

@@ -1,9 +1,10 @@
 /**
- * What the API shows of ratchet's links: each record `ratchet apply` wrote, the nodes its pods are on,
- * and the plumbing state the ratchet plugin keeps for it, as stored. Whether a link "works" is left to
- * a later derivation from that state.
+ * Ratchet's links as people see them (`ratchet status`, monkey's /api/links): each record
+ * `ratchet apply` wrote, the nodes its pods are on, the plumbing state the plugin keeps for it, and
+ * that state in one word.
  */
-import { KEY, type LinkState, parseRecord } from "../ratchet/keys.ts";
+import { KEY, type LinkState, parseRecord } from "./keys.ts";
+import { linkId } from "./resolve.ts";
 import type { KeyValue } from "../store/mod.ts";
 
 /** Everything ratchet keeps; one `list` of it is a consistent snapshot. */
@@ -28,8 +29,10 @@ export interface LinkView {
   b?: LinkEndView;
   mtu?: number;
   revision: number;
-  /** `/ratchet/state/<id>` as the plugin wrote it (kind, vni, status, ends), absent before any pod arrived. */
+  /** The plugin's state for the link (kind, vni, status, ends), absent before any of its pods arrived. */
   state?: LinkState;
+  /** up: every end is made; partial: one vxlan end is; pending: none yet (or a veth still being claimed). */
+  condition: "up" | "partial" | "pending";
   problems: string[];
 }
 
@@ -40,13 +43,16 @@ export function linkViews(keys: KeyValue[]): LinkView[] {
   for (const kv of keys) {
     if (!kv.key.startsWith(KEY.links)) continue;
     const id = kv.key.slice(KEY.links.length);
-    const view: LinkView = { id, revision: kv.modRevision, problems: [] };
+    const view: LinkView = { id, revision: kv.modRevision, problems: [], condition: "pending" };
     readLinkRecord(kv.value, view, byKey);
-    const state = byKey.get(KEY.state(id));
+    // The plugin keys a link by its two ends, sorted, not by the id `ratchet apply` gave it.
+    const stateKey = view.a && view.b ? KEY.state(linkId(view.a, view.b)) : undefined;
+    const state = stateKey ? byKey.get(stateKey) : undefined;
     if (state) {
       view.state = parseRecord<LinkState>(state);
-      if (!view.state) view.problems.push(`${KEY.state(id)} is not a JSON object`);
+      if (!view.state) view.problems.push(`${stateKey} is not a JSON object`);
     }
+    view.condition = linkCondition(view.state);
     views.push(view);
   }
   return views;
@@ -79,4 +85,23 @@ function readLinkRecord(value: string, view: LinkView, byKey: Map<string, KeyVal
     };
   }
   if (typeof record.mtu === "number") view.mtu = record.mtu;
+}
+
+/** A link's state in one word: a veth is up once made; a vxlan once both of its ends are. */
+export function linkCondition(state?: LinkState): LinkView["condition"] {
+  if (!state) return "pending";
+  if (state.kind === "veth") return state.status === "up" ? "up" : "pending";
+  const made = Object.values(state.ends ?? {}).filter((e) => e.up).length;
+  return made >= 2 ? "up" : made === 1 ? "partial" : "pending";
+}
+
+/** `ratchet status`'s links section: one line per link with its condition. */
+export function formatLinks(views: LinkView[]): string {
+  if (!views.length) return "links: none applied";
+  const lines = views.map((v) => {
+    const kind = v.state ? ` ${v.state.kind}${v.state.vni ? ` vni ${v.state.vni}` : ""}` : "";
+    return `  ${v.condition.padEnd(8)}${v.id}${kind}${v.problems.length ? ` (${v.problems.join("; ")})` : ""}`;
+  });
+  const up = views.filter((v) => v.condition === "up").length;
+  return [`links: ${up} of ${views.length} up`, ...lines].join("\n");
 }
