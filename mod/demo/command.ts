@@ -270,11 +270,16 @@ async function deletePods(state: LabState): Promise<void> {
   }
 }
 
-/** Pings until it answers or about 10 s pass: a late link needs its child to finish it. */
+/**
+ * Pings until it answers or 15 s pass: a late link needs its child to finish it, and until then
+ * ping fails at once (no route), so the attempts are spaced out.
+ */
 async function pingFrom(ns: string, target: string): Promise<boolean> {
-  for (let i = 0; i < 10; i++) {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
     const out = await new Deno.Command("ip", { args: ["netns", "exec", ns, "ping", "-c1", "-W1", target], stdout: "null", stderr: "null" }).output();
     if (out.success) return true;
+    await new Promise((r) => setTimeout(r, 250));
   }
   return false;
 }
