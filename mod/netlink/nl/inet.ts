@@ -1,9 +1,10 @@
 /**
  * Text <-> bytes for IPv4/IPv6 addresses, prefixes and MACs.
  *
- * Kept here rather than pulling in ipaddr.js: every plugin call pays for module loading, and
- * netlink needs only the byte forms.
+ * Address text goes through mod/ip, which has no dependencies; this file adds the byte forms
+ * netlink carries, prefixes and MACs.
  */
+import { formatIp as formatAddress, ipFromBytes, ipToBytes, tryParseIp } from "../../ip/addr.ts";
 
 /** An address in wire form. */
 export interface IpBytes {
@@ -24,65 +25,11 @@ export class AddressFormatError extends Error {
   }
 }
 
-function parse4(s: string): Uint8Array | undefined {
-  // A hand-rolled scan: this runs for every address and route request, and split+regex cost more.
-  const out = new Uint8Array(4);
-  let part = 0, digits = 0, n = 0;
-  for (let i = 0; i <= s.length; i++) {
-    const c = i < s.length ? s.charCodeAt(i) : 46;
-    if (c >= 48 && c <= 57) {
-      n = n * 10 + c - 48;
-      if (++digits > 3 || n > 255) return undefined;
-    } else if (c === 46 && digits > 0 && part < 4) {
-      out[part++] = n;
-      n = 0;
-      digits = 0;
-    } else return undefined;
-  }
-  return part === 4 ? out : undefined;
-}
-
-function parse6(s: string): Uint8Array | undefined {
-  let text = s;
-  const tail: number[] = [];
-  // An embedded IPv4 tail ("::ffff:1.2.3.4") fills the last two groups.
-  const lastColon = text.lastIndexOf(":");
-  if (text.includes(".")) {
-    const v4 = parse4(text.slice(lastColon + 1));
-    if (!v4) return undefined;
-    tail.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
-    text = text.slice(0, lastColon + 1);
-    if (!text.endsWith("::")) text = text.slice(0, -1);
-  }
-  const halves = text.split("::");
-  if (halves.length > 2) return undefined;
-  const groups = (h: string) => (h === "" ? [] : h.split(":"));
-  const head = groups(halves[0]);
-  const rest = halves.length === 2 ? groups(halves[1]) : [];
-  const words: number[] = [];
-  for (const g of [...head, ...rest]) {
-    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
-  }
-  const total = head.length + rest.length + tail.length;
-  if (halves.length === 1 ? total !== 8 : total > 7) return undefined;
-  words.push(...head.map((g) => parseInt(g, 16)));
-  for (let i = total; i < 8; i++) words.push(0);
-  words.push(...rest.map((g) => parseInt(g, 16)), ...tail);
-  const out = new Uint8Array(16);
-  words.forEach((w, i) => {
-    out[2 * i] = w >> 8;
-    out[2 * i + 1] = w & 0xff;
-  });
-  return out;
-}
-
-/** Parses "10.0.0.1" or "fd00::1". */
+/** Parses "10.0.0.1" or "fd00::1" into wire bytes, with mod/ip's parser (the one every role shares). */
 export function parseIp(s: string): IpBytes {
-  const v4 = parse4(s);
-  if (v4) return { family: 4, bytes: v4 };
-  const v6 = s.includes(":") ? parse6(s) : undefined;
-  if (v6) return { family: 6, bytes: v6 };
-  throw new AddressFormatError(s, "an IP address");
+  const ip = tryParseIp(s);
+  if (!ip) throw new AddressFormatError(s, "an IP address");
+  return { family: ip.family, bytes: ipToBytes(ip) };
 }
 
 /** Parses "10.0.0.1/24"; a bare address gets the full-length prefix. */
@@ -98,28 +45,7 @@ export function parseCidr(s: string): Cidr {
 
 /** Formats 4 or 16 bytes the way iproute2 prints them (RFC 5952 for IPv6). */
 export function formatIp(b: Uint8Array): string {
-  if (b.length === 4) return b.join(".");
-  const words: number[] = [];
-  for (let i = 0; i < 16; i += 2) words.push((b[i] << 8) | b[i + 1]);
-  // The longest run of two or more zero words becomes "::"; the first wins a tie.
-  let best = -1, bestLen = 0;
-  for (let i = 0; i < 8;) {
-    if (words[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) [best, bestLen] = [i, j - i];
-    i = j;
-  }
-  const hex = (ws: number[]) => ws.map((w) => w.toString(16)).join(":");
-  // Like glibc's inet_ntop: IPv4-compatible and IPv4-mapped addresses keep a dotted tail.
-  if (best === 0 && (bestLen === 6 || (bestLen === 5 && words[5] === 0xffff))) {
-    return `::${bestLen === 5 ? "ffff:" : ""}${b.subarray(12).join(".")}`;
-  }
-  if (best < 0) return hex(words);
-  return `${hex(words.slice(0, best))}::${hex(words.slice(best + bestLen))}`;
+  return formatAddress(ipFromBytes(b));
 }
 
 /** Parses "aa:bb:cc:dd:ee:ff". */
