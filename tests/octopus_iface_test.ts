@@ -85,7 +85,7 @@ Deno.test("configureIface announces the address as the link comes up: the neighb
     await sh("ip", "-n", peer, "addr", "add", "10.50.1.1/24", "dev", "p");
     await sh("ip", "-n", peer, "link", "set", "p", "up");
     // A gratuitous ARP makes a neighbour entry only where arp_accept allows it.
-    await sh("ip", "netns", "exec", peer, "sysctl", "-qw", "net.ipv4.conf.p.arp_accept=1");
+    await sh("ip", "netns", "exec", peer, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/conf/p/arp_accept");
     const h = Handle.open(ns.path(0));
     try {
       const link = configureIface(h, "eth1", { cniVersion: "1.1.0", ips: [{ address: "10.50.1.5/24" }] });

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test, as root, on a Debian machine. Installs what the tests need when it is missing:
 # deno (from npm, into .tools/), and Debian's etcd-server, containernetworking-plugins, iproute2,
-# openssl, chromium, iputils-ping and time. Extra arguments go to `deno test` (e.g. a single file).
+# openssl, chromium, iputils-ping, time, curl and util-linux. Extra arguments go to `deno test` (e.g. a single file).
 # The last line is "N passed, N failed", which CI reads.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +14,8 @@ command -v openssl >/dev/null || missing+=(openssl)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v ping >/dev/null || missing+=(iputils-ping)
 [ -x /usr/bin/time ] || missing+=(time)
+command -v curl >/dev/null || missing+=(curl)
+command -v nsenter >/dev/null || missing+=(util-linux)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]}" >&2
   apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null \
