@@ -41,13 +41,15 @@ async function recordsOf(store: Store, containerId: string): Promise<StoredRecor
 /**
  * Deletes one record, and its guard when the guard names this record. The transaction compares the
  * record's revision, so a record rewritten since it was read is not deleted by mistake; on such a race
- * it reads again. Returns false when the record was already gone.
- * @throws StoreConflictError when the record kept changing.
+ * it reads again, unless `retry` is false: a person who released what they saw must not release what
+ * it has become since. Returns false when the record was already gone.
+ * @throws StoreConflictError when the record kept changing (at once when `retry` is false).
  */
-export async function releaseRecord(store: Store, held: StoredRecord): Promise<boolean> {
+export async function releaseRecord(store: Store, held: StoredRecord, opts: { retry?: boolean } = {}): Promise<boolean> {
   const cn = recordKey(held.record.id);
+  const attempts = opts.retry === false ? 1 : RELEASE_ATTEMPTS;
   let current: StoredRecord | undefined = held;
-  for (let attempt = 0; attempt < RELEASE_ATTEMPTS; attempt++) {
+  for (let attempt = 0; attempt < attempts; attempt++) {
     if (!current) return false;
     const compares: Compare[] = [{ key: cn, modRevision: current.modRevision }];
     const ops: Op[] = [{ delete: cn }];
@@ -64,5 +66,5 @@ export async function releaseRecord(store: Store, held: StoredRecord): Promise<b
     const kv = await store.get(cn);
     current = kv && { record: decodeOrBlank(held.record.id, kv.value), modRevision: kv.modRevision };
   }
-  throw new StoreConflictError(cn, RELEASE_ATTEMPTS);
+  throw new StoreConflictError(cn, attempts);
 }

@@ -1,7 +1,7 @@
 /** /api/allocations: which container holds which address, and releasing a leaked one. */
 import { contains, parseCidrOrReason, tryParseIp } from "../ip/mod.ts";
 import { ANCHOR_PREFIX, decodeOrBlank, recordKey, releaseRecord } from "../ipam/mod.ts";
-import type { Store } from "../store/mod.ts";
+import { type Store, StoreConflictError } from "../store/mod.ts";
 import { type AllocationView, AnchorSnapshot } from "./anchor_view.ts";
 import { conflict } from "./cas.ts";
 import { expectedRevision, HttpError, json, readJsonObject } from "./http.ts";
@@ -34,7 +34,15 @@ export async function deleteAllocation(store: Store, id: string, req: Request): 
   if (!kv) throw new HttpError(404, `no allocation ${id}`);
   if (expected !== undefined && expected !== kv.modRevision) throw await conflict(store, kv.key, expected, what, true);
   const record = decodeOrBlank(id, kv.value);
-  if (!(await releaseRecord(store, { record, modRevision: kv.modRevision }))) throw new HttpError(404, `no allocation ${id}`);
+  let released: boolean;
+  try {
+    // With a revision the edit is a compare-and-swap to the end: no retry on a record changed meanwhile.
+    released = await releaseRecord(store, { record, modRevision: kv.modRevision }, { retry: expected === undefined });
+  } catch (e) {
+    if (e instanceof StoreConflictError && expected !== undefined) throw await conflict(store, kv.key, expected, what, true);
+    throw e;
+  }
+  if (!released) throw new HttpError(404, `no allocation ${id}`);
   return json({ released: id, ip: record.ip });
 }
 
