@@ -1,7 +1,6 @@
 /** What the `anchor` commands share: flag parsing with the store flags, the store, and plain tables. */
 import { parseArgs } from "node:util";
-import { type Store, storeFlagOptions, storeSettingsFromFlags } from "../store/mod.ts";
-import { withStore } from "./with_store.ts";
+import { type Store, storeFlagOptions, storeSettingsFromFlags, withStore } from "../store/mod.ts";
 
 type Options = NonNullable<Parameters<typeof parseArgs>[0]>["options"];
 

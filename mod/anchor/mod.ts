@@ -16,5 +16,4 @@ export {
 export { anchorCniError } from "./errors.ts";
 export { NO_CONTROLLER, type PodInfo, podInfo } from "./pod.ts";
 export { ipamResult } from "./result.ts";
-export { withStore } from "./with_store.ts";
 export { main, role } from "./main.ts";

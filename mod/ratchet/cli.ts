@@ -2,7 +2,7 @@
  * The DSL's `apply` and `status` need a store; they take the same --store / --etcd-* flags as the
  * other commands, which are split off here before the rest goes to the DSL's own parser.
  */
-import { openStore, type Store, storeFlagOptions, storeSettingsFromFlags } from "../store/mod.ts";
+import { type Store, storeFlagOptions, storeSettingsFromFlags, withStore } from "../store/mod.ts";
 
 /** Splits `--store DIR`, `--etcd-endpoints=URLS`, ... out of `argv`; the rest keeps its order. */
 export function splitStoreFlags(argv: string[]): { flags: Record<string, string>; rest: string[] } {
@@ -28,10 +28,5 @@ export async function withFlagStore(
   fn: (rest: string[], store: Store) => Promise<number>,
 ): Promise<number> {
   const { flags, rest } = splitStoreFlags(argv);
-  const store = await openStore(storeSettingsFromFlags(flags));
-  try {
-    return await fn(rest, store);
-  } finally {
-    await store.close();
-  }
+  return await withStore(storeSettingsFromFlags(flags), (store) => fn(rest, store));
 }

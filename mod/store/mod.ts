@@ -34,4 +34,5 @@ export {
   storeSettingsFromFlags,
 } from "./settings.ts";
 export { openStore } from "./open.ts";
+export { withStore } from "./with_store.ts";
 export { casUpdate, claim, claimFirst, DEFAULT_CAS_RETRIES, increment } from "./atomic.ts";

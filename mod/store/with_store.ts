@@ -1,4 +1,6 @@
-import { openStore, type Store, type StoreSettings } from "../store/mod.ts";
+import { openStore } from "./open.ts";
+import type { StoreSettings } from "./settings.ts";
+import type { Store } from "./types.ts";
 
 /**
  * Opens the store, runs `fn`, and closes the store even when `fn` throws: an etcd client left open
