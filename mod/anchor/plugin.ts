@@ -25,14 +25,13 @@ import {
   validAttachments,
 } from "../cni/mod.ts";
 import { formatCidr, formatRange, ipEquals, tryParseIp } from "../ip/mod.ts";
-import { describeSettings } from "../store/mod.ts";
+import { describeSettings, withStore } from "../store/mod.ts";
 import { allocate, collectGarbage, findRecord, readState, release } from "../ipam/mod.ts";
 import { podNetwork } from "./annotations.ts";
 import { type AnchorConf, loadAnchorConf } from "./config.ts";
 import { anchorCniError, mapped } from "./errors.ts";
 import { podInfo } from "./pod.ts";
 import { ipamResult } from "./result.ts";
-import { withStore } from "./with_store.ts";
 
 /**
  * ADD allocates the first free address of the pod namespace's pool in the pod's subnet (atomically, and
@@ -159,6 +158,8 @@ export interface AnchorIpam {
   check(): Promise<void>;
   /** Releases allocations not in `netConf["cni.dev/valid-attachments"]`. */
   gc(): Promise<void>;
+  /** Throws CniError 50 when the store does not answer. */
+  status(): Promise<void>;
 }
 
 /**
@@ -173,5 +174,6 @@ export async function anchorIpam(netConf: NetConf, env: CniEnv): Promise<AnchorI
     del: () => anchorPlugin.del(inv),
     check: () => anchorPlugin.check(inv),
     gc: () => anchorPlugin.gc!(inv),
+    status: () => anchorPlugin.status!(inv),
   };
 }

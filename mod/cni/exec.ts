@@ -9,7 +9,7 @@ export interface ExecRequest {
   conf: Record<string, unknown> & { type?: string };
   /** The binary to run, when it is not the config's `type`: an IPAM plugin gets the whole network config. */
   plugin?: string;
-  command: "ADD" | "DEL" | "CHECK" | "GC" | "STATUS";
+  command: "ADD" | "DEL" | "CHECK" | "GC" | "STATUS" | "VERSION";
   env: CniEnv;
   /** Overrides CNI_IFNAME, for delegates that configure a different interface. */
   ifname?: string;
@@ -41,6 +41,34 @@ export function findPlugin(type: string, path: string[]): string {
  * and the plugin's name in the message; a crash, timeout or garbage output is code 104.
  */
 export async function execPlugin(req: ExecRequest): Promise<Result | undefined> {
+  const stdout = await run(req);
+  if (req.command !== "ADD") return undefined;
+  const type = req.plugin ?? String(req.conf.type ?? "");
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(stdout);
+  } catch {
+    throw new CniError(ErrorCode.DelegateFailed, `plugin ${type} ADD printed no JSON result`, tail(stdout));
+  }
+  return parseResult(parsed, `result of plugin ${type}`);
+}
+
+/**
+ * The spec versions a delegated plugin speaks, from its VERSION answer: a caller can tell whether
+ * it knows the 1.1 verbs (GC, STATUS) before sending it one.
+ */
+export async function supportedVersions(req: Omit<ExecRequest, "command">): Promise<string[]> {
+  const stdout = await run({ ...req, command: "VERSION", conf: { cniVersion: req.conf.cniVersion } });
+  try {
+    const info = JSON.parse(stdout) as { supportedVersions?: unknown };
+    return Array.isArray(info.supportedVersions) ? info.supportedVersions.map(String) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Runs the plugin and returns its stdout, or throws its error. */
+async function run(req: ExecRequest): Promise<string> {
   const type = req.plugin ?? String(req.conf.type ?? "");
   const binary = findPlugin(type, req.env.path);
   const timeoutMs = req.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -79,14 +107,7 @@ export async function execPlugin(req: ExecRequest): Promise<Result | undefined> 
     throw new CniError(ErrorCode.DelegateFailed, `plugin ${type} ${req.command} timed out after ${timeoutMs} ms`);
   }
   if (!output.success) throw delegateError(type, req.command, stdout, stderr, output.code);
-  if (req.command !== "ADD") return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(stdout);
-  } catch {
-    throw new CniError(ErrorCode.DelegateFailed, `plugin ${type} ADD printed no JSON result`, tail(stdout || stderr));
-  }
-  return parseResult(parsed, `result of plugin ${type}`);
+  return stdout;
 }
 
 function delegateError(type: string, command: string, stdout: string, stderr: string, code: number): CniError {

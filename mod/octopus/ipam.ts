@@ -3,10 +3,10 @@
  * process per pod); any other type is exec'd from CNI_PATH as the spec has it (host-local, static,
  * dhcp), the whole network config on its stdin as libcni passes it.
  */
-import { execPlugin, type Invocation, type Result } from "../cni/mod.ts";
+import { execPlugin, type Invocation, type Result, supportedVersions } from "../cni/mod.ts";
 import type { OctopusConf } from "./config.ts";
 
-type Verb = "ADD" | "DEL" | "CHECK" | "GC";
+type Verb = "ADD" | "DEL" | "CHECK" | "GC" | "STATUS";
 
 async function runIpam(inv: Invocation<OctopusConf>, command: Verb): Promise<Result | undefined> {
   if (inv.conf.ipam.type === "anchor") {
@@ -21,13 +21,18 @@ async function runIpam(inv: Invocation<OctopusConf>, command: Verb): Promise<Res
         return void await anchor.check();
       case "GC":
         return void await anchor.gc();
+      case "STATUS":
+        return void await anchor.status();
     }
   }
   // The IPAM plugin reads its own `ipam` section out of the whole config, as with ipam.ExecAdd.
   // prevResult stays out: IPAM plugins do not read it, and ours is already in the newest shape,
   // which an older-versioned plugin could misread.
   const { prevResult: _, ...conf } = inv.netConf;
-  return await execPlugin({ plugin: inv.conf.ipam.type, conf, command, env: inv.env });
+  const req = { plugin: inv.conf.ipam.type, conf, env: inv.env };
+  // An IPAM plugin older than CNI 1.1 has no STATUS (Debian's host-local); it is then always available.
+  if (command === "STATUS" && !(await supportedVersions(req)).includes("1.1.0")) return undefined;
+  return await execPlugin({ ...req, command });
 }
 
 /** IPAM ADD: the addresses, routes and DNS for the pod. */
@@ -48,4 +53,9 @@ export async function ipamCheck(inv: Invocation<OctopusConf>): Promise<void> {
 /** IPAM GC: forwarded, as the spec asks of a plugin with a delegate. */
 export async function ipamGc(inv: Invocation<OctopusConf>): Promise<void> {
   await runIpam(inv, "GC");
+}
+
+/** IPAM STATUS: octopus can serve ADD exactly when its IPAM can. */
+export async function ipamStatus(inv: Invocation<OctopusConf>): Promise<void> {
+  await runIpam(inv, "STATUS");
 }

@@ -15,7 +15,7 @@ import { checkIface, configureIface } from "../iface/mod.ts";
 import { Handle, isNotFound, type Link, linkAddInNetns, NotNetnsError } from "../netlink/mod.ts";
 import { loadOctopusConf, type MasterEntry, type OctopusConf } from "./config.ts";
 import { MasterDownError, MasterMissingError, NoAddressError } from "./errors.ts";
-import { ipamAdd, ipamCheck, ipamDel, ipamGc } from "./ipam.ts";
+import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamStatus } from "./ipam.ts";
 import { chooseMaster } from "./master.ts";
 import { subnetAnnotation } from "./pod.ts";
 
@@ -188,4 +188,5 @@ export const octopusPlugin: Plugin<OctopusConf> = {
   check,
   // octopus keeps no state of its own; only the IPAM allocations can outlive their pods.
   gc: (inv) => ipamGc(inv),
+  status: (inv) => ipamStatus(inv),
 };

@@ -17,7 +17,7 @@ import {
   toVersion,
 } from "../cni/mod.ts";
 import { LABELS } from "../links/mod.ts";
-import { openStore, type Store } from "../store/mod.ts";
+import { type Store, withStore } from "../store/mod.ts";
 import { loadRatchetConf, type NestedConf, type RatchetConf } from "./conf.ts";
 import { type AttachRecord, type ContainerRecord, KEY, parseRecord } from "./keys.ts";
 import { podMeta } from "./pod_meta.ts";
@@ -42,15 +42,6 @@ function delegateCall(conf: NestedConf, command: "ADD" | "DEL" | "CHECK", env: C
     command,
     env,
   });
-}
-
-async function withStore<T>(conf: RatchetConf, fn: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openStore(conf.store);
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
 }
 
 /** This node's underlay: the config's fields, else the topology's node record, else the interface's address. */
@@ -88,7 +79,7 @@ function linksResult(made: MadeEnd[], netns: string, cniVersion: string): Result
 
 async function add({ conf, env }: Invocation<RatchetConf>): Promise<Result> {
   const pod = podOf(env);
-  return await withStore(conf, async (store) => {
+  return await withStore(conf.store, async (store) => {
     const meta = pod.name ? await podMeta(conf, store, pod.namespace, pod.name) : undefined;
     if (!meta?.eligible) {
       log.info("pod is not eligible; running the delegate", { pod: `${pod.namespace}/${pod.name ?? ""}` });
@@ -227,7 +218,7 @@ async function guessEligible(conf: RatchetConf, store: Store, env: CniEnv): Prom
 }
 
 async function del({ conf, env }: Invocation<RatchetConf>): Promise<void> {
-  await withStore(conf, async (store) => {
+  await withStore(conf.store, async (store) => {
     const rec = await containerRecord(store, env.containerId);
     const eligible = rec ? rec.eligible : await guessEligible(conf, store, env);
     if (!eligible) {
@@ -268,7 +259,7 @@ function withoutInterfaces(prev: Result, names: Set<string>): Result {
 }
 
 async function check({ conf, env, netConf }: Invocation<RatchetConf>): Promise<void> {
-  await withStore(conf, async (store) => {
+  await withStore(conf.store, async (store) => {
     const rec = await containerRecord(store, env.containerId);
     if (!rec) {
       throw new CniError(
@@ -291,7 +282,19 @@ async function check({ conf, env, netConf }: Invocation<RatchetConf>): Promise<v
 
 async function gc(inv: Invocation<RatchetConf>): Promise<void> {
   const { collectGarbage } = await import("./gc.ts");
-  await withStore(inv.conf, (store) => collectGarbage(inv, store));
+  await withStore(inv.conf.store, (store) => collectGarbage(inv, store));
+}
+
+/**
+ * STATUS (CNI 1.1): ratchet can serve ADD when its store answers, else code 50. The nested plugins
+ * are main plugins, not IPAM, so the spec does not ask for their STATUS (and Debian's answer it badly).
+ */
+async function status({ conf }: Invocation<RatchetConf>): Promise<void> {
+  try {
+    await withStore(conf.store, (store) => store.get(KEY.node("")));
+  } catch (e) {
+    throw new CniError(ErrorCode.StatusNotAvailable, `the store is unavailable: ${(e as Error).message}`);
+  }
 }
 
 /** The plugin the dispatcher runs for `ratchet`. */
@@ -301,4 +304,5 @@ export const ratchetPlugin: Plugin<RatchetConf> = {
   del,
   check,
   gc,
+  status,
 };

@@ -1,0 +1,44 @@
+/** STATUS (CNI 1.1): each plugin says whether it could serve an ADD now, which depends on its store. */
+import assert from "node:assert/strict";
+import { runPlugin } from "./lib/plugin.ts";
+
+const UNREACHABLE = { etcd_endpoints: "http://127.0.0.1:1", etcd_timeout_ms: 500 };
+
+function confs(store: Record<string, unknown>): Record<string, Record<string, unknown>> {
+  return {
+    anchor: { cniVersion: "1.1.0", name: "n", type: "anchor", ipam: { type: "anchor", ...store } },
+    octopus: { cniVersion: "1.1.0", name: "n", type: "octopus", octopus: { "10.0.1.0/24": "eth0" }, ipam: { type: "anchor", ...store } },
+    ratchet: { cniVersion: "1.1.0", name: "n", type: "ratchet", ...store, delegate: { type: "bridge", ipam: { type: "host-local", subnet: "10.9.0.0/24" } } },
+  };
+}
+
+Deno.test("STATUS answers 0 when the store answers, and code 50 naming the store when it does not", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "rt-status-" });
+  try {
+    for (const [role, conf] of Object.entries(confs({ store: dir }))) {
+      const r = await runPlugin(role, { command: "STATUS", conf });
+      assert.equal(r.code, 0, `${role}: ${r.stdout}${r.stderr}`);
+      assert.equal(r.stdout.trim(), "");
+    }
+    for (const [role, conf] of Object.entries(confs(UNREACHABLE))) {
+      const r = await runPlugin(role, { command: "STATUS", conf });
+      assert.equal(r.code, 1, role);
+      assert.equal(r.json?.code, 50, `${role}: ${r.stdout}`);
+      assert.match(r.json.msg, /127\.0\.0\.1:1/, "the message names the store");
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("octopus forwards STATUS only to an IPAM plugin that speaks CNI 1.1 (Debian's host-local does not)", async () => {
+  const conf = {
+    cniVersion: "1.1.0",
+    name: "n",
+    type: "octopus",
+    octopus: { "10.0.1.0/24": "eth0" },
+    ipam: { type: "host-local", subnet: "10.0.1.0/24" },
+  };
+  const r = await runPlugin("octopus", { command: "STATUS", conf });
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+});
