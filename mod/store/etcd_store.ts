@@ -12,6 +12,9 @@ import { Buffer } from "node:buffer";
 import type { Etcd3, ICompare, IKeyValue, IOptions, IRequestOp, Watcher } from "etcd3";
 import { checkKey, checkTxn } from "./keyspace.ts";
 import { StoreError, StoreSettingsError, StoreUnavailableError } from "./errors.ts";
+
+/** How Node's TLS reports a peer certificate it cannot trust (unknown CA, wrong name, expired). */
+const UNTRUSTED_PEER = /unable to verify|self[- ]signed|certificate (has expired|is not yet valid)|is not in the cert's list|ERR_TLS_CERT|CERT_UNTRUSTED|UNABLE_TO_GET_ISSUER/i;
 import type { EtcdStoreSettings } from "./settings.ts";
 import { allowIpEndpointsOverTls } from "./tls_servername.ts";
 import type { Compare, KeyValue, Op, Store, Watch, WatchEvent } from "./types.ts";
@@ -294,6 +297,14 @@ class EtcdStore implements Store {
 
   #translate(e: unknown): StoreError {
     if (e instanceof StoreError) return e;
+    // A certificate etcd or we refuse stays refused however often the call is retried: a settings
+    // error, not "try again later".
+    if (UNTRUSTED_PEER.test(String(e))) {
+      return new StoreSettingsError(
+        "etcd_ca_cert_file/etcd_cert_file/etcd_key_file",
+        `TLS with ${this.#settings.endpoints.join(",")} failed: ${e instanceof Error ? e.message : String(e)}`,
+      );
+    }
     const transient = typeof e === "object" && e !== null && this.#etcd.isRecoverableError(e as Error);
     const busy = /etcdserver: (request timed out|no leader|leader changed|too many requests|server stopped)/
       .test(String(e));
