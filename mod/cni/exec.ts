@@ -41,14 +41,14 @@ export function findPlugin(type: string, path: string[]): string {
  * and the plugin's name in the message; a crash, timeout or garbage output is code 104.
  */
 export async function execPlugin(req: ExecRequest): Promise<Result | undefined> {
-  const stdout = await run(req);
+  const { stdout, stderr } = await run(req);
   if (req.command !== "ADD") return undefined;
   const type = req.plugin ?? String(req.conf.type ?? "");
   let parsed: unknown;
   try {
     parsed = JSON.parse(stdout);
   } catch {
-    throw new CniError(ErrorCode.DelegateFailed, `plugin ${type} ADD printed no JSON result`, tail(stdout));
+    throw new CniError(ErrorCode.DelegateFailed, `plugin ${type} ADD printed no JSON result`, tail(stdout || stderr));
   }
   return parseResult(parsed, `result of plugin ${type}`);
 }
@@ -58,7 +58,7 @@ export async function execPlugin(req: ExecRequest): Promise<Result | undefined> 
  * it knows the 1.1 verbs (GC, STATUS) before sending it one.
  */
 export async function supportedVersions(req: Omit<ExecRequest, "command">): Promise<string[]> {
-  const stdout = await run({ ...req, command: "VERSION", conf: { cniVersion: req.conf.cniVersion } });
+  const { stdout } = await run({ ...req, command: "VERSION", conf: { cniVersion: req.conf.cniVersion } });
   try {
     const info = JSON.parse(stdout) as { supportedVersions?: unknown };
     return Array.isArray(info.supportedVersions) ? info.supportedVersions.map(String) : [];
@@ -67,8 +67,8 @@ export async function supportedVersions(req: Omit<ExecRequest, "command">): Prom
   }
 }
 
-/** Runs the plugin and returns its stdout, or throws its error. */
-async function run(req: ExecRequest): Promise<string> {
+/** Runs the plugin and returns what it printed, or throws its error. */
+async function run(req: ExecRequest): Promise<{ stdout: string; stderr: string }> {
   const type = req.plugin ?? String(req.conf.type ?? "");
   const binary = findPlugin(type, req.env.path);
   const timeoutMs = req.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -107,7 +107,7 @@ async function run(req: ExecRequest): Promise<string> {
     throw new CniError(ErrorCode.DelegateFailed, `plugin ${type} ${req.command} timed out after ${timeoutMs} ms`);
   }
   if (!output.success) throw delegateError(type, req.command, stdout, stderr, output.code);
-  return stdout;
+  return { stdout, stderr };
 }
 
 function delegateError(type: string, command: string, stdout: string, stderr: string, code: number): CniError {
