@@ -58,7 +58,9 @@ export async function execPlugin(req: ExecRequest): Promise<Result | undefined> 
  * it knows the 1.1 verbs (GC, STATUS) before sending it one.
  */
 export async function supportedVersions(req: Omit<ExecRequest, "command">): Promise<string[]> {
-  const { stdout } = await run({ ...req, command: "VERSION", conf: { cniVersion: req.conf.cniVersion } });
+  // The probe's stdin is only the version, as libcni sends it; the binary is still the config's type.
+  const plugin = req.plugin ?? String(req.conf.type ?? "");
+  const { stdout } = await run({ ...req, plugin, command: "VERSION", conf: { cniVersion: req.conf.cniVersion } });
   try {
     const info = JSON.parse(stdout) as { supportedVersions?: unknown };
     return Array.isArray(info.supportedVersions) ? info.supportedVersions.map(String) : [];
