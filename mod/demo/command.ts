@@ -175,10 +175,9 @@ async function exists(path: string): Promise<boolean> {
 
 /** Writes the embedded topology into the lab's file store; returns its pods with their nodes. */
 async function applyTopology(dir: string): Promise<DemoPod[]> {
-  const [{ lintTopology }, { applyTopology }, { DEFAULT_TOPOLOGY }, { openStore }] = await Promise.all([
+  const [{ DEFAULT_TOPOLOGY, lintTopology }, { applyTopology }, { openStore }] = await Promise.all([
     import("../../dsl/mod.ts"),
     import("../../dsl/apply.ts"),
-    import("../../dsl/mod.ts"),
     import("../store/mod.ts"),
   ]);
   const { topology } = lintTopology(DEFAULT_TOPOLOGY, "@default");
@@ -236,7 +235,8 @@ function octopusConf(dir: string, node: string, subnet: string): Record<string, 
 
 /** One CNI call of a lab pod's plugin, run inside its node's namespace. */
 async function cni(pod: LabState["pods"][number], command: "ADD" | "DEL", binDir: string, netns: string) {
-  const [{ execPlugin, parseCniArgs }] = await Promise.all([import("../cni/mod.ts")]);
+  const { execPlugin, parseCniArgs, supportedVersions } = await import("../cni/mod.ts");
+  const conf = pod.conf as Record<string, unknown> & { cniVersion: string };
   const env = {
     command,
     containerId: pod.containerId,
@@ -246,17 +246,11 @@ async function cni(pod: LabState["pods"][number], command: "ADD" | "DEL", binDir
     path: [binDir, "/usr/lib/cni"],
   };
   const wrapper = ["ip", "netns", "exec", pod.node];
-  const probe = await new Deno.Command(wrapper[0], {
-    args: [...wrapper.slice(1), `${binDir}/${pod.plugin}`],
-    env: { CNI_COMMAND: "VERSION" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!probe.success) {
-    throw new Error(`${pod.plugin} did not answer VERSION: ${new TextDecoder().decode(probe.stderr).trim()}`);
+  // libcni's probe: the plugin must list the config's version before it is given the config.
+  if (!(await supportedVersions({ conf, env, wrapper })).includes(conf.cniVersion)) {
+    throw new Error(`${pod.plugin} does not speak CNI ${conf.cniVersion}`);
   }
-  return await execPlugin({ conf: pod.conf as Record<string, unknown>, command, env, wrapper });
+  return await execPlugin({ conf, command, env, wrapper });
 }
 
 async function deletePods(state: LabState): Promise<void> {
