@@ -29,6 +29,8 @@ export interface PluginCall {
   conf?: unknown;
   /** Run inside this network namespace (a simulated node). */
   node?: string;
+  /** A command the plugin runs under, e.g. GNU time for its peak memory. */
+  prefix?: string[];
   env?: Record<string, string>;
   timeoutMs?: number;
 }
@@ -54,7 +56,7 @@ export async function runPlugin(role: string, call: PluginCall): Promise<PluginR
     ...(call.cniArgs !== undefined ? { CNI_ARGS: call.cniArgs } : {}),
     ...call.env,
   };
-  const [cmd, args] = call.node ? ["ip", ["netns", "exec", call.node, program]] : [program, []];
+  const [cmd, ...args] = [...(call.node ? ["ip", "netns", "exec", call.node] : []), ...(call.prefix ?? []), program];
   const child = new Deno.Command(cmd, {
     args,
     env,
