@@ -38,6 +38,10 @@ switch (role) {
     await (await import("./mod/ratchet/child_main.ts")).main(args);
     break;
   default:
-    console.error(`usage: run this program as one of ${ROLES.join(", ")} (a symlink), or pass the role first: main.ts anchor --help`);
+    console.error(
+      `usage: run this program as one of ${
+        ROLES.join(", ")
+      } (a symlink), or pass the role first: main.ts anchor --help`,
+    );
     Deno.exit(2);
 }

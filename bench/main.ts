@@ -31,7 +31,9 @@ export function toMarkdown(rows: (BenchRow & { suite: string })[]): string {
     "| suite | benchmark | ours (ms) | reference (ms) | ratio | peak MB | note |",
     "|---|---|---:|---:|---:|---:|---|",
     ...rows.map((r) =>
-      `| ${r.suite} | ${r.name} | ${fmt(r.ours_ms)} | ${fmt(r.ref_ms)} | ${fmt(r.ratio ?? (r.ref_ms ? r.ours_ms / r.ref_ms : undefined), 2)} | ${fmt(r.peak_mb)} | ${r.note ?? ""} |`
+      `| ${r.suite} | ${r.name} | ${fmt(r.ours_ms)} | ${fmt(r.ref_ms)} | ${
+        fmt(r.ratio ?? (r.ref_ms ? r.ours_ms / r.ref_ms : undefined), 2)
+      } | ${fmt(r.peak_mb)} | ${r.note ?? ""} |`
     ),
   ];
   return lines.join("\n");
@@ -58,7 +60,9 @@ if (import.meta.main) {
   }
   const cpu = Deno.readTextFileSync("/proc/cpuinfo").match(/model name\s*:\s*(.*)/)?.[1] ?? "unknown CPU";
   const report = [
-    `Measured ${new Date().toISOString().slice(0, 16)}Z on ${navigator.hardwareConcurrency} cores (${cpu}), deno ${Deno.version.deno}.`,
+    `Measured ${
+      new Date().toISOString().slice(0, 16)
+    }Z on ${navigator.hardwareConcurrency} cores (${cpu}), deno ${Deno.version.deno}.`,
     "",
     toMarkdown(rows),
     "",

@@ -51,7 +51,9 @@ export async function runRole(role: Role, args: string[]): Promise<never> {
     Deno.exit(await command.run(rest));
   } catch (e) {
     // People get the message, not a stack trace; DEBUG=1 shows the trace for developers.
-    console.error(`${role.name} ${first}: ${Deno.env.get("DEBUG") ? (e as Error).stack : (e as Error).message ?? e}`);
+    console.error(
+      `${role.name} ${first}: ${Deno.env.get("DEBUG") ? (e as Error).stack : (e as Error).message ?? e}`,
+    );
     Deno.exit(1);
   }
 }

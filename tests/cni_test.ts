@@ -66,7 +66,11 @@ const errorCases: { what: string; call: Parameters<typeof runPlugin>[1]; code: n
     call: { ...ADD_ENV, conf: { cniVersion: "0.2.0", name: "n", type: "anchor" } },
     code: 1,
   },
-  { what: "a cniVersion that is not a string", call: { ...ADD_ENV, conf: { cniVersion: 1, name: "n", type: "anchor" } }, code: 1 },
+  {
+    what: "a cniVersion that is not a string",
+    call: { ...ADD_ENV, conf: { cniVersion: 1, name: "n", type: "anchor" } },
+    code: 1,
+  },
   {
     what: "CHECK under 0.3.1",
     call: { ...ADD_ENV, command: "CHECK", conf: { cniVersion: "0.3.1", name: "n", type: "anchor" } },

@@ -15,7 +15,11 @@ Deno.test("the compiled binary answers under every name, or compile says in one 
       return;
     }
     for (const name of ["ratchet", "ratchet-child", "anchor", "octopus"]) {
-      const r = await new Deno.Command(`${out}/${name}`, { env: { CNI_COMMAND: "VERSION" }, stdin: "null", stdout: "piped" }).output();
+      const r = await new Deno.Command(`${out}/${name}`, {
+        env: { CNI_COMMAND: "VERSION" },
+        stdin: "null",
+        stdout: "piped",
+      }).output();
       assert.equal(r.code, 0);
       assert.equal(JSON.parse(new TextDecoder().decode(r.stdout)).cniVersion, "1.1.0");
       const v = await new Deno.Command(`${out}/${name}`, { args: ["--version"], stdout: "piped" }).output();

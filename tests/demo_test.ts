@@ -3,7 +3,11 @@ import assert from "node:assert/strict";
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
 async function ratchet(...args: string[]): Promise<{ code: number; out: string }> {
-  const r = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", "--quiet", MAIN, "ratchet", ...args], stdout: "piped", stderr: "piped" })
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", MAIN, "ratchet", ...args],
+    stdout: "piped",
+    stderr: "piped",
+  })
     .output();
   const td = new TextDecoder();
   return { code: r.code, out: td.decode(r.stdout) + td.decode(r.stderr) };
@@ -11,7 +15,9 @@ async function ratchet(...args: string[]): Promise<{ code: number; out: string }
 
 async function demoNamespaces(): Promise<string[]> {
   const out = await new Deno.Command("ip", { args: ["netns", "list"], stdout: "piped" }).output();
-  return new TextDecoder().decode(out.stdout).split("\n").map((l) => l.split(" ")[0]).filter((n) => n.startsWith("demo-"));
+  return new TextDecoder().decode(out.stdout).split("\n").map((l) => l.split(" ")[0]).filter((n) =>
+    n.startsWith("demo-")
+  );
 }
 
 Deno.test("the demo builds the lab, every ping answers, and it leaves nothing behind", async () => {
@@ -37,7 +43,10 @@ Deno.test("demo --keep leaves the lab up for exploring, and demo down removes it
     assert.equal(kept.code, 0, kept.out);
     const spaces = await demoNamespaces();
     assert.ok(spaces.includes("demo-pod-primary-pod") && spaces.includes("demo-node01"), spaces.join(" "));
-    const link = await new Deno.Command("ip", { args: ["-n", "demo-pod-primary-pod", "-j", "addr", "show", "in1"], stdout: "piped" }).output();
+    const link = await new Deno.Command("ip", {
+      args: ["-n", "demo-pod-primary-pod", "-j", "addr", "show", "in1"],
+      stdout: "piped",
+    }).output();
     const info = JSON.parse(new TextDecoder().decode(link.stdout))[0].addr_info;
     assert.ok(info.some((a: { local: string }) => a.local === "192.168.2.100"));
     const status = await ratchet("status", "@default", "--store", "/run/ratchet-demo/store");

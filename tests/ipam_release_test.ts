@@ -13,7 +13,11 @@ Deno.test("releaseRecord without retry refuses a record rewritten since it was r
     await store.put(recordKey("c1"), "10.0.1.5,web-1,default,web"); // someone else changed it meanwhile
 
     await assert.rejects(() => releaseRecord(store, held, { retry: false }), StoreConflictError);
-    assert.equal((await store.get(recordKey("c1")))?.value, "10.0.1.5,web-1,default,web", "nothing was released");
+    assert.equal(
+      (await store.get(recordKey("c1")))?.value,
+      "10.0.1.5,web-1,default,web",
+      "nothing was released",
+    );
     assert.equal((await store.get(guardKey("10.0.1.5")))?.value, "c1");
 
     assert.equal(await releaseRecord(store, held), true);

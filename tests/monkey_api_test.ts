@@ -416,7 +416,10 @@ for (const kind of ["file", "etcd"] as const) {
           await f.store.put("/ratchet/state/lab/r1/eth1/lab/r2/eth1", "[]");
           const bad = (await call(f, "GET", "api/links")).body.find((l: any) => l.id === id);
           assert.deepEqual(bad.problems, ["/ratchet/state/lab/r1/eth1/lab/r2/eth1 is not a JSON object"]);
-          await f.store.put("/ratchet/state/lab/r1/eth1/lab/r2/eth1", SEED["/ratchet/state/lab/r1/eth1/lab/r2/eth1"]);
+          await f.store.put(
+            "/ratchet/state/lab/r1/eth1/lab/r2/eth1",
+            SEED["/ratchet/state/lab/r1/eth1/lab/r2/eth1"],
+          );
         },
       );
 

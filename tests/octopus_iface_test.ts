@@ -91,7 +91,8 @@ Deno.test("configureIface announces the address as the link comes up: the neighb
       const link = configureIface(h, "eth1", { cniVersion: "1.1.0", ips: [{ address: "10.50.1.5/24" }] });
       let lladdr: string | undefined;
       for (let i = 0; i < 100 && !lladdr; i++) {
-        lladdr = (await ipJson(peer, "neigh", "show", "dev", "p")).find((n: any) => n.dst === "10.50.1.5")?.lladdr;
+        lladdr = (await ipJson(peer, "neigh", "show", "dev", "p")).find((n: any) => n.dst === "10.50.1.5")
+          ?.lladdr;
         if (!lladdr) await new Promise((r) => setTimeout(r, 20));
       }
       assert.equal(lladdr, link.mac);

@@ -8,11 +8,15 @@ import assert from "node:assert/strict";
 import { addNetworkList, checkNetworkList, type Conflist, delNetworkList } from "./lib/libcni.ts";
 import { sh, withTempNetns } from "./lib/netns.ts";
 
-const CNI_ARGS = "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-0;K8S_POD_INFRA_CONTAINER_ID=c0ffee";
+const CNI_ARGS =
+  "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-0;K8S_POD_INFRA_CONTAINER_ID=c0ffee";
 
 /** A "pod": a process with a network namespace of its own, started inside the node. */
 async function startPod(node: string): Promise<{ pid: number; netns: string; stop(): Promise<void> }> {
-  const child = new Deno.Command("ip", { args: ["netns", "exec", node, "unshare", "--net", "sleep", "300"], stdin: "null" }).spawn();
+  const child = new Deno.Command("ip", {
+    args: ["netns", "exec", node, "unshare", "--net", "sleep", "300"],
+    stdin: "null",
+  }).spawn();
   // unshare execs sleep in the same process, so the pid is the pod's; wait until it left the node's namespace.
   const nodeNs = (await sh("ip", "netns", "exec", node, "readlink", "/proc/self/ns/net")).trim();
   for (let i = 0; i < 100; i++) {
@@ -58,8 +62,34 @@ Deno.test("a libcni-style runtime: Debian's macvlan with anchor IPAM, chained wi
       ],
     };
     const main = new URL("../main.ts", import.meta.url).pathname;
-    await sh(Deno.execPath(), "run", "-A", "--quiet", main, "anchor", "pool", "set", "default", "10.0.2.[20-29]", "--store", store);
-    await sh(Deno.execPath(), "run", "-A", "--quiet", main, "anchor", "gw", "set", "10.0.2.0/24", "10.0.2.1", "--store", store);
+    await sh(
+      Deno.execPath(),
+      "run",
+      "-A",
+      "--quiet",
+      main,
+      "anchor",
+      "pool",
+      "set",
+      "default",
+      "10.0.2.[20-29]",
+      "--store",
+      store,
+    );
+    await sh(
+      Deno.execPath(),
+      "run",
+      "-A",
+      "--quiet",
+      main,
+      "anchor",
+      "gw",
+      "set",
+      "10.0.2.0/24",
+      "10.0.2.1",
+      "--store",
+      store,
+    );
 
     const pod = await startPod(node);
     try {
@@ -71,7 +101,12 @@ Deno.test("a libcni-style runtime: Debian's macvlan with anchor IPAM, chained wi
       const eth0 = (await podJson(pod.pid, "addr", "show", "eth0"))[0];
       assert.equal(eth0.linkinfo?.info_kind ?? "macvlan", "macvlan");
       assert.ok(eth0.addr_info.some((a: any) => a.local === "10.0.2.20"), "the pod has anchor's address");
-      const tuned = await sh("nsenter", `--net=${pod.netns}`, "cat", "/proc/sys/net/ipv4/conf/eth0/arp_notify");
+      const tuned = await sh(
+        "nsenter",
+        `--net=${pod.netns}`,
+        "cat",
+        "/proc/sys/net/ipv4/conf/eth0/arp_notify",
+      );
       assert.equal(tuned.trim(), "1", "tuning ran on our result");
       const routes = await podJson(pod.pid, "route", "show", "default");
       assert.equal(routes[0]?.gateway, "10.0.2.1");
@@ -110,7 +145,12 @@ Deno.test("a libcni-style runtime: ratchet sends an ineligible pod to Debian's b
         parent_interface: "lo",
         parent_address: "127.0.0.1",
         boot_network: { type: "loopback" },
-        delegate: { type: "bridge", bridge: "cni0", isGateway: true, ipam: { type: "host-local", subnet: "10.88.0.0/24", dataDir: `${dir}/hl` } },
+        delegate: {
+          type: "bridge",
+          bridge: "cni0",
+          isGateway: true,
+          ipam: { type: "host-local", subnet: "10.88.0.0/24", dataDir: `${dir}/hl` },
+        },
       }],
     };
     const pod = await startPod(node);

@@ -7,8 +7,20 @@ const UNREACHABLE = { etcd_endpoints: "http://127.0.0.1:1", etcd_timeout_ms: 500
 function confs(store: Record<string, unknown>): Record<string, Record<string, unknown>> {
   return {
     anchor: { cniVersion: "1.1.0", name: "n", type: "anchor", ipam: { type: "anchor", ...store } },
-    octopus: { cniVersion: "1.1.0", name: "n", type: "octopus", octopus: { "10.0.1.0/24": "eth0" }, ipam: { type: "anchor", ...store } },
-    ratchet: { cniVersion: "1.1.0", name: "n", type: "ratchet", ...store, delegate: { type: "bridge", ipam: { type: "host-local", subnet: "10.9.0.0/24" } } },
+    octopus: {
+      cniVersion: "1.1.0",
+      name: "n",
+      type: "octopus",
+      octopus: { "10.0.1.0/24": "eth0" },
+      ipam: { type: "anchor", ...store },
+    },
+    ratchet: {
+      cniVersion: "1.1.0",
+      name: "n",
+      type: "ratchet",
+      ...store,
+      delegate: { type: "bridge", ipam: { type: "host-local", subnet: "10.9.0.0/24" } },
+    },
   };
 }
 

@@ -34,7 +34,11 @@ export function readEnv(env: Record<string, string | undefined>, knownArgs = KNO
   const command = env.CNI_COMMAND ?? "";
   if (!command) throw new CniError(ErrorCode.InvalidEnvironment, "CNI_COMMAND is not set");
   if (!VERBS.includes(command)) {
-    throw new CniError(ErrorCode.InvalidEnvironment, `unknown CNI_COMMAND ${JSON.stringify(command)}`, `expected one of ${VERBS.join(", ")}`);
+    throw new CniError(
+      ErrorCode.InvalidEnvironment,
+      `unknown CNI_COMMAND ${JSON.stringify(command)}`,
+      `expected one of ${VERBS.join(", ")}`,
+    );
   }
   const perContainer = ["ADD", "DEL", "CHECK"].includes(command);
   const out: CniEnv = {
@@ -48,7 +52,11 @@ export function readEnv(env: Record<string, string | undefined>, knownArgs = KNO
   if (!perContainer) return out;
   if (!out.containerId) throw new CniError(ErrorCode.UnknownContainer, "CNI_CONTAINERID is not set");
   if (!CONTAINER_ID.test(out.containerId)) {
-    throw new CniError(ErrorCode.InvalidEnvironment, `invalid CNI_CONTAINERID ${JSON.stringify(out.containerId)}`, "it must match ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$");
+    throw new CniError(
+      ErrorCode.InvalidEnvironment,
+      `invalid CNI_CONTAINERID ${JSON.stringify(out.containerId)}`,
+      "it must match ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$",
+    );
   }
   checkIfname(out.ifname);
   if (command !== "DEL") {
@@ -69,7 +77,9 @@ export function checkIfname(name: string): void {
     : /[/:\s]/.test(name)
     ? "it may not contain '/', ':' or whitespace"
     : "";
-  if (problem) throw new CniError(ErrorCode.InvalidEnvironment, `invalid CNI_IFNAME ${JSON.stringify(name)}`, problem);
+  if (problem) {
+    throw new CniError(ErrorCode.InvalidEnvironment, `invalid CNI_IFNAME ${JSON.stringify(name)}`, problem);
+  }
 }
 
 let nsfsDevice: number | null | undefined;
@@ -99,14 +109,24 @@ export function parseCniArgs(raw: string, knownArgs = KNOWN_ARGS): Map<string, s
   for (const pair of raw.split(";")) {
     if (!pair) continue;
     const eq = pair.indexOf("=");
-    if (eq <= 0) throw new CniError(ErrorCode.InvalidEnvironment, `invalid CNI_ARGS pair ${JSON.stringify(pair)}`, "expected KEY=VALUE");
+    if (eq <= 0) {
+      throw new CniError(
+        ErrorCode.InvalidEnvironment,
+        `invalid CNI_ARGS pair ${JSON.stringify(pair)}`,
+        "expected KEY=VALUE",
+      );
+    }
     args.set(pair.slice(0, eq), pair.slice(eq + 1));
   }
   const ignoreUnknown = ["1", "true"].includes((args.get("IgnoreUnknown") ?? "").toLowerCase());
   if (!ignoreUnknown) {
     for (const key of args.keys()) {
       if (!knownArgs.includes(key)) {
-        throw new CniError(ErrorCode.InvalidEnvironment, `unknown CNI_ARGS key ${JSON.stringify(key)}`, "add IgnoreUnknown=1 to pass keys this plugin does not use");
+        throw new CniError(
+          ErrorCode.InvalidEnvironment,
+          `unknown CNI_ARGS key ${JSON.stringify(key)}`,
+          "add IgnoreUnknown=1 to pass keys this plugin does not use",
+        );
       }
     }
   }

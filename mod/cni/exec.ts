@@ -22,7 +22,9 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 
 /** Finds a plugin binary by type in CNI_PATH, as libcni does: the first directory that has it. */
 export function findPlugin(type: string, path: string[]): string {
-  if (!type || type.includes("/")) throw new CniError(ErrorCode.InvalidNetworkConfig, `invalid plugin type ${JSON.stringify(type)}`);
+  if (!type || type.includes("/")) {
+    throw new CniError(ErrorCode.InvalidNetworkConfig, `invalid plugin type ${JSON.stringify(type)}`);
+  }
   for (const dir of path) {
     const candidate = `${dir}/${type}`;
     try {
@@ -32,7 +34,11 @@ export function findPlugin(type: string, path: string[]): string {
       // not in this directory; try the next
     }
   }
-  throw new CniError(ErrorCode.InvalidNetworkConfig, `plugin ${JSON.stringify(type)} not found in CNI_PATH`, path.join(":") || "CNI_PATH is empty");
+  throw new CniError(
+    ErrorCode.InvalidNetworkConfig,
+    `plugin ${JSON.stringify(type)} not found in CNI_PATH`,
+    path.join(":") || "CNI_PATH is empty",
+  );
 }
 
 /**
@@ -48,7 +54,11 @@ export async function execPlugin(req: ExecRequest): Promise<Result | undefined> 
   try {
     parsed = JSON.parse(stdout);
   } catch {
-    throw new CniError(ErrorCode.DelegateFailed, `plugin ${type} ADD printed no JSON result`, tail(stdout || stderr));
+    throw new CniError(
+      ErrorCode.DelegateFailed,
+      `plugin ${type} ADD printed no JSON result`,
+      tail(stdout || stderr),
+    );
   }
   return parseResult(parsed, `result of plugin ${type}`);
 }
@@ -60,7 +70,12 @@ export async function execPlugin(req: ExecRequest): Promise<Result | undefined> 
 export async function supportedVersions(req: Omit<ExecRequest, "command">): Promise<string[]> {
   // The probe's stdin is only the version, as libcni sends it; the binary is still the config's type.
   const plugin = req.plugin ?? String(req.conf.type ?? "");
-  const { stdout } = await run({ ...req, plugin, command: "VERSION", conf: { cniVersion: req.conf.cniVersion } });
+  const { stdout } = await run({
+    ...req,
+    plugin,
+    command: "VERSION",
+    conf: { cniVersion: req.conf.cniVersion },
+  });
   try {
     const info = JSON.parse(stdout) as { supportedVersions?: unknown };
     return Array.isArray(info.supportedVersions) ? info.supportedVersions.map(String) : [];
@@ -84,7 +99,8 @@ async function run(req: ExecRequest): Promise<{ stdout: string; stderr: string }
   };
   const started = performance.now();
   const [program, ...args] = [...(req.wrapper ?? []), binary];
-  const child = new Deno.Command(program, { args, env, stdin: "piped", stdout: "piped", stderr: "piped" }).spawn();
+  const child = new Deno.Command(program, { args, env, stdin: "piped", stdout: "piped", stderr: "piped" })
+    .spawn();
   const timer = setTimeout(() => {
     try {
       child.kill("SIGKILL");
@@ -106,22 +122,39 @@ async function run(req: ExecRequest): Promise<{ stdout: string; stderr: string }
   const stderr = new TextDecoder().decode(output.stderr).trim();
   log.debug(`delegate ${type} ${req.command}`, { code: output.code, ms: elapsed });
   if (output.signal === "SIGKILL" && elapsed >= timeoutMs) {
-    throw new CniError(ErrorCode.DelegateFailed, `plugin ${type} ${req.command} timed out after ${timeoutMs} ms`);
+    throw new CniError(
+      ErrorCode.DelegateFailed,
+      `plugin ${type} ${req.command} timed out after ${timeoutMs} ms`,
+    );
   }
   if (!output.success) throw delegateError(type, req.command, stdout, stderr, output.code);
   return { stdout, stderr };
 }
 
-function delegateError(type: string, command: string, stdout: string, stderr: string, code: number): CniError {
+function delegateError(
+  type: string,
+  command: string,
+  stdout: string,
+  stderr: string,
+  code: number,
+): CniError {
   try {
     const e = JSON.parse(stdout) as { code?: unknown; msg?: unknown; details?: unknown };
     if (typeof e.code === "number") {
-      return new CniError(e.code, `plugin ${type} ${command} failed: ${String(e.msg ?? "")}`, typeof e.details === "string" ? e.details : "");
+      return new CniError(
+        e.code,
+        `plugin ${type} ${command} failed: ${String(e.msg ?? "")}`,
+        typeof e.details === "string" ? e.details : "",
+      );
     }
   } catch {
     // not a CNI error object; report what it printed
   }
-  return new CniError(ErrorCode.DelegateFailed, `plugin ${type} ${command} exited with status ${code}`, tail(stderr || stdout));
+  return new CniError(
+    ErrorCode.DelegateFailed,
+    `plugin ${type} ${command} exited with status ${code}`,
+    tail(stderr || stdout),
+  );
 }
 
 function tail(text: string): string {

@@ -12,7 +12,9 @@ export interface ValidAttachment {
  * delegates under the name the runtime used. A malformed list is code 7, naming the entry.
  */
 export function validAttachments(netConf: NetConf): { field: string; attachments: ValidAttachment[] } {
-  const field = netConf["cni.dev/valid-attachments"] !== undefined ? "cni.dev/valid-attachments" : "cni.dev/attachments";
+  const field = netConf["cni.dev/valid-attachments"] !== undefined
+    ? "cni.dev/valid-attachments"
+    : "cni.dev/attachments";
   const list = netConf[field];
   if (list === undefined) throw configError("cni.dev/valid-attachments", "is required for GC");
   if (!Array.isArray(list)) throw configError(field, "must be a list of {containerID, ifname}");

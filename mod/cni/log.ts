@@ -26,7 +26,14 @@ export function configureLog(opts: { file?: string; level?: string; base?: Recor
 
 function write(level: LogLevel, msg: string, fields?: Record<string, unknown>): void {
   if (!target.file || LEVELS[level] < target.level) return;
-  const line = JSON.stringify({ time: new Date().toISOString(), level, pid: Deno.pid, ...target.base, msg, ...redact(fields) });
+  const line = JSON.stringify({
+    time: new Date().toISOString(),
+    level,
+    pid: Deno.pid,
+    ...target.base,
+    msg,
+    ...redact(fields),
+  });
   try {
     Deno.writeTextFileSync(target.file, line + "\n", { append: true, create: true });
   } catch {

@@ -1,9 +1,28 @@
 /** The CNI protocol: environment, config, results, errors, the dispatcher and delegate exec. */
 export { CniError, ErrorCode, toCniError } from "./errors.ts";
-export { type CniEnv, checkIfname, checkNetnsPath, KNOWN_ARGS, parseCniArgs, readEnv } from "./env.ts";
-export { validAttachments, type ValidAttachment } from "./gc.ts";
+export { checkIfname, checkNetnsPath, type CniEnv, KNOWN_ARGS, parseCniArgs, readEnv } from "./env.ts";
+export { type ValidAttachment, validAttachments } from "./gc.ts";
 export { execPlugin, type ExecRequest, findPlugin, supportedVersions } from "./exec.ts";
 export { configureLog, log, type LogLevel } from "./log.ts";
-export { appendResult, type Dns, type Interface, type IpConfig, parseResult, type Result, type Route, toVersion } from "./result.ts";
-export { configError, invoke, type Invocation, type NetConf, type Outcome, type Plugin, pluginMain, readStdin, versionInfo } from "./skel.ts";
+export {
+  appendResult,
+  type Dns,
+  type Interface,
+  type IpConfig,
+  parseResult,
+  type Result,
+  type Route,
+  toVersion,
+} from "./result.ts";
+export {
+  configError,
+  type Invocation,
+  invoke,
+  type NetConf,
+  type Outcome,
+  type Plugin,
+  pluginMain,
+  readStdin,
+  versionInfo,
+} from "./skel.ts";
 export { compareVersions, CURRENT_VERSION, isSupportedVersion, SUPPORTED_VERSIONS } from "./version.ts";

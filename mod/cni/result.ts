@@ -69,7 +69,9 @@ export function parseResult(raw: unknown, what = "result"): Result {
   if (r.interfaces !== undefined) out.interfaces = arrayOf<Interface>(r.interfaces, `${what}.interfaces`);
   if (r.ips !== undefined) {
     out.ips = arrayOf<IpConfig & { version?: string }>(r.ips, `${what}.ips`).map(({ version: _, ...ip }) => {
-      if (typeof ip.address !== "string") throw new CniError(ErrorCode.DecodingFailure, `${what}.ips[].address is missing`);
+      if (typeof ip.address !== "string") {
+        throw new CniError(ErrorCode.DecodingFailure, `${what}.ips[].address is missing`);
+      }
       return ip;
     });
   }
@@ -103,7 +105,9 @@ export function toVersion(result: Result, version: string): Record<string, unkno
   if (result.routes?.length) {
     out.routes = result.routes.map((r) => modern ? prune({ ...r }) : prune({ dst: r.dst, gw: r.gw }));
   }
-  if (result.dns && Object.values(result.dns).some((v) => v !== undefined && (!Array.isArray(v) || v.length))) {
+  if (
+    result.dns && Object.values(result.dns).some((v) => v !== undefined && (!Array.isArray(v) || v.length))
+  ) {
     out.dns = prune({ ...result.dns });
   }
   return out;
@@ -122,7 +126,9 @@ export function appendResult(base: Result, extra: Result): Result {
     interfaces: [...(base.interfaces ?? []), ...(extra.interfaces ?? [])],
     ips: [
       ...(base.ips ?? []),
-      ...(extra.ips ?? []).map((ip) => ip.interface === undefined ? ip : { ...ip, interface: ip.interface + offset }),
+      ...(extra.ips ?? []).map((ip) =>
+        ip.interface === undefined ? ip : { ...ip, interface: ip.interface + offset }
+      ),
     ],
     routes: [...(base.routes ?? []), ...(extra.routes ?? [])],
     dns: base.dns ?? extra.dns,

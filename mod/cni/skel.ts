@@ -2,7 +2,13 @@ import { CniError, ErrorCode, toCniError } from "./errors.ts";
 import { type CniEnv, KNOWN_ARGS, readEnv } from "./env.ts";
 import { configureLog, log } from "./log.ts";
 import { parseResult, type Result, toVersion } from "./result.ts";
-import { compareVersions, CURRENT_VERSION, isSupportedVersion, SUPPORTED_VERSIONS, VERB_MIN_VERSION } from "./version.ts";
+import {
+  compareVersions,
+  CURRENT_VERSION,
+  isSupportedVersion,
+  SUPPORTED_VERSIONS,
+  VERB_MIN_VERSION,
+} from "./version.ts";
 
 /** The network configuration on stdin, with the fields the spec names and whatever else the plugin reads. */
 export interface NetConf {
@@ -105,10 +111,18 @@ export async function invoke<C>(
     const cniEnv = readEnv(env, [...KNOWN_ARGS, ...(plugin.knownArgs ?? [])]);
     const minVersion = VERB_MIN_VERSION[cniEnv.command];
     if (compareVersions(netConf.cniVersion, minVersion) < 0) {
-      throw new CniError(ErrorCode.IncompatibleVersion, `config version ${netConf.cniVersion} does not allow ${cniEnv.command}`, `${cniEnv.command} needs ${minVersion} or later`);
+      throw new CniError(
+        ErrorCode.IncompatibleVersion,
+        `config version ${netConf.cniVersion} does not allow ${cniEnv.command}`,
+        `${cniEnv.command} needs ${minVersion} or later`,
+      );
     }
     if (netConf.prevResult !== undefined) netConf.prevResult = parseResult(netConf.prevResult, "prevResult");
-    configureLog({ file: netConf.log_file, level: netConf.log_level, base: { role, container: cniEnv.containerId || undefined } });
+    configureLog({
+      file: netConf.log_file,
+      level: netConf.log_level,
+      base: { role, container: cniEnv.containerId || undefined },
+    });
     log.debug(`${cniEnv.command} start`, { netns: cniEnv.netns, ifname: cniEnv.ifname });
     const conf = await plugin.loadConf(netConf, cniEnv);
     const inv = { conf, netConf, env: cniEnv };
@@ -145,7 +159,11 @@ function decodeConf(stdin: Uint8Array): NetConf {
     parsed = JSON.parse(new TextDecoder().decode(stdin));
   } catch (e) {
     const why = stdin.length === 0 ? "stdin is empty" : (e as Error).message;
-    throw new CniError(ErrorCode.DecodingFailure, "the network configuration on stdin is not valid JSON", why);
+    throw new CniError(
+      ErrorCode.DecodingFailure,
+      "the network configuration on stdin is not valid JSON",
+      why,
+    );
   }
   if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
     throw new CniError(ErrorCode.DecodingFailure, "the network configuration on stdin is not a JSON object");

@@ -9,7 +9,8 @@ import type { LabState } from "./lab.ts";
 
 export const demoCommand: Command = {
   usage: "demo [--keep] | demo down",
-  summary: "build a two-node lab in network namespaces (octopus+anchor, ratchet veth and vxlan, a delegate), " +
+  summary:
+    "build a two-node lab in network namespaces (octopus+anchor, ratchet veth and vxlan, a delegate), " +
     "show it working, and tear it down",
   run: (args) => args[0] === "down" ? down() : up(args.includes("--keep")),
 };
@@ -26,9 +27,27 @@ interface DemoPod {
 
 /** The octopus pods on the two LANs; the ratchet pods come from the embedded topology. */
 const LAN_PODS: DemoPod[] = [
-  { name: "web-1", node: "node01", plugin: "octopus", subnet: "10.0.2.0/24", ping: { peer: "web-2", via: "macvlan, LAN 2 across nodes" } },
-  { name: "web-2", node: "node02", plugin: "octopus", subnet: "10.0.2.0/24", ping: { target: "10.0.2.1", via: "macvlan to LAN 2's gateway" } },
-  { name: "db-1", node: "node01", plugin: "octopus", subnet: "10.0.3.0/24", ping: { target: "10.0.3.1", via: "macvlan to LAN 3's gateway" } },
+  {
+    name: "web-1",
+    node: "node01",
+    plugin: "octopus",
+    subnet: "10.0.2.0/24",
+    ping: { peer: "web-2", via: "macvlan, LAN 2 across nodes" },
+  },
+  {
+    name: "web-2",
+    node: "node02",
+    plugin: "octopus",
+    subnet: "10.0.2.0/24",
+    ping: { target: "10.0.2.1", via: "macvlan to LAN 2's gateway" },
+  },
+  {
+    name: "db-1",
+    node: "node01",
+    plugin: "octopus",
+    subnet: "10.0.3.0/24",
+    ping: { target: "10.0.3.1", via: "macvlan to LAN 3's gateway" },
+  },
 ];
 
 const PINGS: Record<string, DemoPod["ping"]> = {
@@ -86,7 +105,9 @@ async function up(keep: boolean): Promise<number> {
         node: nodeNs[pod.node],
         plugin: pod.plugin,
         containerId: `demo${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`,
-        conf: pod.plugin === "ratchet" ? ratchetConf(state.dir, pod.node) : octopusConf(state.dir, pod.node, pod.subnet!),
+        conf: pod.plugin === "ratchet"
+          ? ratchetConf(state.dir, pod.node)
+          : octopusConf(state.dir, pod.node, pod.subnet!),
         cniArgs: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${pod.name}`,
       };
       state.pods.push(record);
@@ -94,7 +115,11 @@ async function up(keep: boolean): Promise<number> {
       const started = performance.now();
       const result = await cni(record, "ADD", binDir, lab.nsPath(ns));
       const ips = (result?.ips ?? []).map((ip) => ip.address).join(" ");
-      say(`    ${pod.name.padEnd(12)} on ${pod.node} via ${pod.plugin.padEnd(8)} ${ips || "(no address)"}  ${Math.round(performance.now() - started)} ms`);
+      say(
+        `    ${pod.name.padEnd(12)} on ${pod.node} via ${pod.plugin.padEnd(8)} ${ips || "(no address)"}  ${
+          Math.round(performance.now() - started)
+        } ms`,
+      );
     }
 
     if (tornDown) return await tornDown.then(() => 130);
@@ -102,7 +127,9 @@ async function up(keep: boolean): Promise<number> {
     const rows: string[][] = [];
     let failures = 0;
     const addressOf = new Map<string, string>();
-    for (const pod of state.pods) addressOf.set(pod.name, lab.firstAddress(`${state.prefix}pod-${pod.name}`, "eth0"));
+    for (const pod of state.pods) {
+      addressOf.set(pod.name, lab.firstAddress(`${state.prefix}pod-${pod.name}`, "eth0"));
+    }
     for (const pod of [...pods, ...LAN_PODS]) {
       const ns = `${state.prefix}pod-${pod.name}`;
       const ping = pod.ping;
@@ -123,7 +150,9 @@ async function up(keep: boolean): Promise<number> {
     say("");
     if (keep) {
       await save();
-      say(`5/5 kept: explore with \`ip netns exec ${state.prefix}pod-primary-pod ip addr\`; remove with \`deno task demo down\``);
+      say(
+        `5/5 kept: explore with \`ip netns exec ${state.prefix}pod-primary-pod ip addr\`; remove with \`deno task demo down\``,
+      );
     } else {
       say("5/5 done");
       await teardown();
@@ -159,7 +188,9 @@ async function down(): Promise<number> {
 async function preflight(run: (cmd: string, ...args: string[]) => Promise<string>): Promise<void> {
   if (Deno.uid() !== 0) throw new Error("the demo makes network namespaces, so it must run as root");
   const missing = [];
-  if (!(await exists("/usr/bin/ip")) && !(await exists("/usr/sbin/ip")) && !(await exists("/sbin/ip"))) missing.push("iproute2");
+  if (!(await exists("/usr/bin/ip")) && !(await exists("/usr/sbin/ip")) && !(await exists("/sbin/ip"))) {
+    missing.push("iproute2");
+  }
   if (!(await exists("/usr/lib/cni/bridge"))) missing.push("containernetworking-plugins");
   if (!(await exists("/usr/bin/ping"))) missing.push("iputils-ping");
   if (missing.length) {
@@ -187,7 +218,12 @@ async function applyTopology(dir: string): Promise<DemoPod[]> {
   } finally {
     await store.close();
   }
-  return topology.pods.map((p) => ({ name: p.name, node: p.node, plugin: "ratchet" as const, ping: PINGS[p.name] }));
+  return topology.pods.map((p) => ({
+    name: p.name,
+    node: p.node,
+    plugin: "ratchet" as const,
+    ping: PINGS[p.name],
+  }));
 }
 
 /**
@@ -216,7 +252,11 @@ function ratchetConf(dir: string, node: string): Record<string, unknown> {
       type: "bridge",
       bridge: "cni0",
       isGateway: true,
-      ipam: { type: "host-local", subnet: node === "node01" ? "10.244.1.0/24" : "10.244.2.0/24", dataDir: `${dir}/host-local` },
+      ipam: {
+        type: "host-local",
+        subnet: node === "node01" ? "10.244.1.0/24" : "10.244.2.0/24",
+        dataDir: `${dir}/host-local`,
+      },
     },
   };
 }
@@ -271,7 +311,11 @@ async function deletePods(state: LabState): Promise<void> {
 async function pingFrom(ns: string, target: string): Promise<boolean> {
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
-    const out = await new Deno.Command("ip", { args: ["netns", "exec", ns, "ping", "-c1", "-W1", target], stdout: "null", stderr: "null" }).output();
+    const out = await new Deno.Command("ip", {
+      args: ["netns", "exec", ns, "ping", "-c1", "-W1", target],
+      stdout: "null",
+      stderr: "null",
+    }).output();
     if (out.success) return true;
     await new Promise((r) => setTimeout(r, 250));
   }

@@ -14,7 +14,14 @@ export interface LabState {
   prefix: string;
   namespaces: string[];
   dir: string;
-  pods: { name: string; node: string; plugin: "ratchet" | "octopus"; containerId: string; conf: unknown; cniArgs: string }[];
+  pods: {
+    name: string;
+    node: string;
+    plugin: "ratchet" | "octopus";
+    containerId: string;
+    conf: unknown;
+    cniArgs: string;
+  }[];
 }
 
 export const STATE_DIR = "/run/ratchet-demo";
@@ -36,7 +43,9 @@ const LANS = [
 /** Runs a command, throwing its stderr when it fails. */
 export async function run(cmd: string, ...args: string[]): Promise<string> {
   const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-  if (!out.success) throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr).trim()}`);
+  if (!out.success) {
+    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr).trim()}`);
+  }
   return new TextDecoder().decode(out.stdout);
 }
 

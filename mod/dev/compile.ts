@@ -13,14 +13,26 @@ export async function compile(outDir = `${repo}/dist`): Promise<string> {
   Deno.mkdirSync(outDir, { recursive: true });
   const binary = `${outDir}/ratchet`;
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["compile", "-A", "--quiet", "--no-check", "--config", `${repo}/deno.json`, "--output", binary, `${repo}/main.ts`],
+    args: [
+      "compile",
+      "-A",
+      "--quiet",
+      "--no-check",
+      "--config",
+      `${repo}/deno.json`,
+      "--output",
+      binary,
+      `${repo}/main.ts`,
+    ],
     stdout: "piped",
     stderr: "piped",
   }).output();
   if (!out.success) {
     const err = new TextDecoder().decode(out.stderr);
     if (/denort|base binary/i.test(err) && /request|dns|connect|download/i.test(err)) {
-      throw new Error("deno compile cannot download its runtime (denort) on this machine; set DENORT_BIN to a local denort, or use `deno task bin DIR` launchers");
+      throw new Error(
+        "deno compile cannot download its runtime (denort) on this machine; set DENORT_BIN to a local denort, or use `deno task bin DIR` launchers",
+      );
     }
     throw new Error(`deno compile failed: ${err.trim().split("\n").slice(0, 3).join(" ")}`);
   }

@@ -16,7 +16,9 @@ export function writeLaunchers(dir: string, deno = Deno.execPath()): string {
   const body = [
     "#!/bin/bash",
     "# Runs the repo's main.ts as a CNI plugin; exec -a keeps the name this was called by, which picks the role.",
-    `exec -a "$0" ${shellQuote(deno)} run -A --quiet --no-prompt --config ${shellQuote(`${repo}/deno.json`)} ${shellQuote(`${repo}/main.ts`)} "$@"`,
+    `exec -a "$0" ${shellQuote(deno)} run -A --quiet --no-prompt --config ${
+      shellQuote(`${repo}/deno.json`)
+    } ${shellQuote(`${repo}/main.ts`)} "$@"`,
     "",
   ].join("\n");
   Deno.writeTextFileSync(`${script}.tmp`, body, { mode: 0o755 });

@@ -45,7 +45,11 @@ async function recordsOf(store: Store, containerId: string): Promise<StoredRecor
  * it has become since. Returns false when the record was already gone.
  * @throws StoreConflictError when the record kept changing (at once when `retry` is false).
  */
-export async function releaseRecord(store: Store, held: StoredRecord, opts: { retry?: boolean } = {}): Promise<boolean> {
+export async function releaseRecord(
+  store: Store,
+  held: StoredRecord,
+  opts: { retry?: boolean } = {},
+): Promise<boolean> {
   const cn = recordKey(held.record.id);
   const attempts = opts.retry === false ? 1 : RELEASE_ATTEMPTS;
   let current: StoredRecord | undefined = held;

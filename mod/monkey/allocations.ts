@@ -32,14 +32,20 @@ export async function deleteAllocation(store: Store, id: string, req: Request): 
   const what = `the allocation ${id}`;
   const kv = await store.get(recordKey(id));
   if (!kv) throw new HttpError(404, `no allocation ${id}`);
-  if (expected !== undefined && expected !== kv.modRevision) throw await conflict(store, kv.key, expected, what, true);
+  if (expected !== undefined && expected !== kv.modRevision) {
+    throw await conflict(store, kv.key, expected, what, true);
+  }
   const record = decodeOrBlank(id, kv.value);
   let released: boolean;
   try {
     // With a revision the edit is a compare-and-swap to the end: no retry on a record changed meanwhile.
-    released = await releaseRecord(store, { record, modRevision: kv.modRevision }, { retry: expected === undefined });
+    released = await releaseRecord(store, { record, modRevision: kv.modRevision }, {
+      retry: expected === undefined,
+    });
   } catch (e) {
-    if (e instanceof StoreConflictError && expected !== undefined) throw await conflict(store, kv.key, expected, what, true);
+    if (e instanceof StoreConflictError && expected !== undefined) {
+      throw await conflict(store, kv.key, expected, what, true);
+    }
     throw e;
   }
   if (!released) throw new HttpError(404, `no allocation ${id}`);
@@ -52,7 +58,9 @@ function allocationFilter(params: URLSearchParams): (a: AllocationView) => boole
   const q = params.get("q")?.trim().toLowerCase() || undefined;
   const subnetText = params.get("subnet") || undefined;
   const subnet = subnetText === undefined ? undefined : parseCidrOrReason(subnetText);
-  if (typeof subnet === "string") throw new HttpError(400, `subnet "${subnetText}": ${subnet}`, { field: "subnet" });
+  if (typeof subnet === "string") {
+    throw new HttpError(400, `subnet "${subnetText}": ${subnet}`, { field: "subnet" });
+  }
   return (a) => {
     if (namespace !== undefined && a.namespace !== namespace) return false;
     if (pod !== undefined && a.pod !== pod) return false;
@@ -61,6 +69,8 @@ function allocationFilter(params: URLSearchParams): (a: AllocationView) => boole
       if (!ip || !contains(subnet, ip)) return false;
     }
     if (q === undefined) return true;
-    return [a.id, a.ip, a.pod, a.namespace, a.controller, a.subnet, a.node ?? ""].some((f) => f.toLowerCase().includes(q));
+    return [a.id, a.ip, a.pod, a.namespace, a.controller, a.subnet, a.node ?? ""].some((f) =>
+      f.toLowerCase().includes(q)
+    );
   };
 }

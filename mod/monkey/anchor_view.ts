@@ -15,7 +15,14 @@ import {
   tryParseCidr,
   tryParseIp,
 } from "../ip/mod.ts";
-import { type AnchorState, GATEWAY_PREFIX, POOL_PREFIX, RECORD_PREFIX, stateOf, usedAddresses } from "../ipam/mod.ts";
+import {
+  type AnchorState,
+  GATEWAY_PREFIX,
+  POOL_PREFIX,
+  RECORD_PREFIX,
+  stateOf,
+  usedAddresses,
+} from "../ipam/mod.ts";
 import type { KeyValue } from "../store/mod.ts";
 
 /** A namespace's pool. Counts are JSON numbers (exact up to 2^53, approximate for huge IPv6 pools). */
@@ -179,7 +186,9 @@ function parseGateway(subnet: string, gateway: string, revision: number): Gatewa
   const addr = tryParseIp(gateway);
   if (!cidr) view.problems.push(`the key's subnet "${subnet}" is not a CIDR block`);
   if (!addr) view.problems.push(`the gateway "${gateway}" is not an address`);
-  if (cidr && addr && !contains(cidr, addr)) view.problems.push(`the gateway ${gateway} is outside ${subnet}`);
+  if (cidr && addr && !contains(cidr, addr)) {
+    view.problems.push(`the gateway ${gateway} is outside ${subnet}`);
+  }
   return { view, cidr: cidr && networkOf(cidr), addr };
 }
 

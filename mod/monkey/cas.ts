@@ -11,7 +11,13 @@ import { HttpError } from "./http.ts";
  *
  * @throws HttpError 409 with the current `revision` when the key moved on.
  */
-export async function casPut(store: Store, key: string, value: string, expected: number | undefined, what: string): Promise<KeyValue> {
+export async function casPut(
+  store: Store,
+  key: string,
+  value: string,
+  expected: number | undefined,
+  what: string,
+): Promise<KeyValue> {
   if (expected === undefined) await store.put(key, value);
   else if (!(await store.txn([{ key, modRevision: expected }], [{ put: key, value }]))) {
     throw await conflict(store, key, expected, what, false);
@@ -27,7 +33,12 @@ export async function casPut(store: Store, key: string, value: string, expected:
  *
  * @throws HttpError 404 when the key is absent, 409 with the current `revision` when it moved on.
  */
-export async function casDelete(store: Store, key: string, expected: number | undefined, what: string): Promise<void> {
+export async function casDelete(
+  store: Store,
+  key: string,
+  expected: number | undefined,
+  what: string,
+): Promise<void> {
   const compare = expected === undefined ? { key, exists: true } : { key, modRevision: expected };
   if (await store.txn([compare], [{ delete: key }])) return;
   throw await conflict(store, key, expected, what, true);
@@ -49,7 +60,9 @@ export async function conflict(
   const now = current ? `revision ${current.modRevision}` : "deleted";
   return new HttpError(
     409,
-    `${what} was changed by someone else (now ${now}, your edit was based on ${expected ? `revision ${expected}` : "its absence"}); reload and retry`,
+    `${what} was changed by someone else (now ${now}, your edit was based on ${
+      expected ? `revision ${expected}` : "its absence"
+    }); reload and retry`,
     { revision: current?.modRevision ?? 0 },
   );
 }

@@ -42,7 +42,9 @@ async function runMonkey(args: string[]): Promise<number> {
   }
   const tokenPath = tokenFile ?? defaultTokenFile(settings);
   const { token, created } = await loadOrCreateToken(tokenPath);
-  if (created) console.log(`monkey: wrote a new API token to ${tokenPath}; send it as Authorization: Bearer <token>`);
+  if (created) {
+    console.log(`monkey: wrote a new API token to ${tokenPath}; send it as Authorization: Bearer <token>`);
+  }
 
   const store = await openStore(settings);
   try {
@@ -52,7 +54,11 @@ async function runMonkey(args: string[]): Promise<number> {
       server = startMonkey({ store, listen, token, openReads: loopback });
     } catch (e) {
       if (!(e instanceof Deno.errors.AddrInUse)) throw e;
-      console.error(`monkey: ${formatHostPort(listen.hostname, listen.port)} is in use (another monkey?); pick another with --listen`);
+      console.error(
+        `monkey: ${
+          formatHostPort(listen.hostname, listen.port)
+        } is in use (another monkey?); pick another with --listen`,
+      );
       return 1;
     }
     // Signals are caught before the "serving" line, which tells scripts (and tests) that they may signal.

@@ -81,7 +81,11 @@ function route(req: Request, { store, token, openReads }: MonkeyHandlerOptions):
   const resource = RESOURCES[name];
   if (!resource) throw new HttpError(404, `no such endpoint ${url.pathname}`);
   if (rest.length === 0 || (rest.length === 1 && rest[0] === "")) {
-    if (!read) throw new HttpError(405, `${url.pathname} is a list; ${req.method} one item below it`, {}, { allow: "GET, HEAD" });
+    if (!read) {
+      throw new HttpError(405, `${url.pathname} is a list; ${req.method} one item below it`, {}, {
+        allow: "GET, HEAD",
+      });
+    }
     return resource.list!(store, url.searchParams);
   }
   // A subnet's slash may arrive encoded (10.0.1.0%2F24) or not (10.0.1.0/24); both name the item.
@@ -90,7 +94,9 @@ function route(req: Request, { store, token, openReads }: MonkeyHandlerOptions):
   const handler = method !== "list" && resource[method];
   if (!handler) {
     const allow = (["GET", "PUT", "DELETE"] as const).filter((m) => resource[m]).join(", ");
-    throw new HttpError(405, `${req.method} is not allowed on /api/${name}/{id}; allowed: ${allow}`, {}, { allow });
+    throw new HttpError(405, `${req.method} is not allowed on /api/${name}/{id}; allowed: ${allow}`, {}, {
+      allow,
+    });
   }
   return handler(store, id, req);
 }
@@ -102,7 +108,9 @@ function authorize(req: Request, token: string): void {
   if (match && tokenMatches(match[1], token)) return;
   throw new HttpError(
     401,
-    header ? "the bearer token is wrong" : "this request needs Authorization: Bearer <token> (the token is in monkey's token file)",
+    header
+      ? "the bearer token is wrong"
+      : "this request needs Authorization: Bearer <token> (the token is in monkey's token file)",
     {},
     { "www-authenticate": 'Bearer realm="monkey"' },
   );
@@ -117,7 +125,10 @@ function checkHost(req: Request): void {
   if (host === null) return;
   const hostname = host.replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1");
   if (!isLoopback(hostname)) {
-    throw new HttpError(421, `Host "${host}" is not a loopback name; open monkey as http://127.0.0.1:<port>/`);
+    throw new HttpError(
+      421,
+      `Host "${host}" is not a loopback name; open monkey as http://127.0.0.1:<port>/`,
+    );
   }
 }
 

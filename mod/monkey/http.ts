@@ -38,9 +38,13 @@ const MAX_BODY_BYTES = 64 * 1024;
 /** Reads a JSON object body; an empty body is `{}` so that DELETE may omit it. */
 export async function readJsonObject(req: Request): Promise<Record<string, unknown>> {
   const length = Number(req.headers.get("content-length") ?? "0");
-  if (length > MAX_BODY_BYTES) throw new HttpError(413, `request body is larger than ${MAX_BODY_BYTES} bytes`);
+  if (length > MAX_BODY_BYTES) {
+    throw new HttpError(413, `request body is larger than ${MAX_BODY_BYTES} bytes`);
+  }
   const text = await req.text();
-  if (text.length > MAX_BODY_BYTES) throw new HttpError(413, `request body is larger than ${MAX_BODY_BYTES} bytes`);
+  if (text.length > MAX_BODY_BYTES) {
+    throw new HttpError(413, `request body is larger than ${MAX_BODY_BYTES} bytes`);
+  }
   if (text.trim() === "") return {};
   let body: unknown;
   try {
@@ -69,11 +73,15 @@ export function stringField(body: Record<string, unknown>, field: string): strin
  */
 export function expectedRevision(req: Request, body: Record<string, unknown>): number | undefined {
   const header = req.headers.get("if-match");
-  const fromHeader = header === null ? undefined : parseRevision(header.trim().replace(/^W\//, "").replace(/^"(.*)"$/, "$1"), "If-Match");
+  const fromHeader = header === null
+    ? undefined
+    : parseRevision(header.trim().replace(/^W\//, "").replace(/^"(.*)"$/, "$1"), "If-Match");
   const raw = body.revision;
   const fromBody = raw === undefined || raw === null ? undefined : parseRevision(raw, "revision");
   if (fromHeader !== undefined && fromBody !== undefined && fromHeader !== fromBody) {
-    throw new HttpError(400, `If-Match (${fromHeader}) and "revision" (${fromBody}) disagree`, { field: "revision" });
+    throw new HttpError(400, `If-Match (${fromHeader}) and "revision" (${fromBody}) disagree`, {
+      field: "revision",
+    });
   }
   return fromHeader ?? fromBody;
 }
@@ -81,9 +89,13 @@ export function expectedRevision(req: Request, body: Record<string, unknown>): n
 function parseRevision(raw: unknown, field: string): number {
   const n = typeof raw === "string" && /^\d+$/.test(raw) ? Number(raw) : raw;
   if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) {
-    throw new HttpError(400, `${field} must be a revision number (0 for "must not exist"), got ${JSON.stringify(raw)}`, {
-      field: "revision",
-    });
+    throw new HttpError(
+      400,
+      `${field} must be a revision number (0 for "must not exist"), got ${JSON.stringify(raw)}`,
+      {
+        field: "revision",
+      },
+    );
   }
   return n;
 }

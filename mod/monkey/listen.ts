@@ -43,11 +43,15 @@ export function parseListen(value: string): ListenAddress {
     throw new ListenError(value, "write an IPv6 address in brackets, as in [::1]:8964");
   }
   if (host === "") host = "0.0.0.0";
-  if (host !== "localhost" && !tryParseIp(host)) throw new ListenError(value, `${JSON.stringify(host)} is not an IP address`);
+  if (host !== "localhost" && !tryParseIp(host)) {
+    throw new ListenError(value, `${JSON.stringify(host)} is not an IP address`);
+  }
   let port = DEFAULT_PORT;
   if (portText !== "") {
     port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
-    if (!(port >= 0 && port <= 65535)) throw new ListenError(value, `${JSON.stringify(portText)} is not a port number`);
+    if (!(port >= 0 && port <= 65535)) {
+      throw new ListenError(value, `${JSON.stringify(portText)} is not a port number`);
+    }
   }
   return { hostname: host, port };
 }

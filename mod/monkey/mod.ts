@@ -15,8 +15,22 @@
 export { monkeyCommand } from "./command.ts";
 export { type MonkeyServer, type MonkeyServerOptions, startMonkey } from "./server.ts";
 export { createMonkeyHandler, type MonkeyHandlerOptions } from "./handler.ts";
-export { DEFAULT_LISTEN, DEFAULT_PORT, formatHostPort, isLoopback, ListenError, type ListenAddress, parseListen } from "./listen.ts";
-export { defaultTokenFile, loadOrCreateToken, TOKEN_FILE_NAME, TokenFileError, tokenMatches } from "./token.ts";
+export {
+  DEFAULT_LISTEN,
+  DEFAULT_PORT,
+  formatHostPort,
+  isLoopback,
+  type ListenAddress,
+  ListenError,
+  parseListen,
+} from "./listen.ts";
+export {
+  defaultTokenFile,
+  loadOrCreateToken,
+  TOKEN_FILE_NAME,
+  TokenFileError,
+  tokenMatches,
+} from "./token.ts";
 export { HttpError } from "./http.ts";
 export type { AllocationView, GatewayView, PoolView } from "./anchor_view.ts";
 export type { LinkEndView, LinkView } from "../ratchet/link_view.ts";

@@ -23,9 +23,13 @@ export async function getPool(store: Store, namespace: string): Promise<Response
 /** PUT /api/pools/{namespace} with {"ranges": "10.0.1.[2-9],10.0.2.8", "revision"?}. */
 export async function putPool(store: Store, namespace: string, req: Request): Promise<Response> {
   if (!NAMESPACE.test(namespace)) {
-    throw new HttpError(400, `namespace "${namespace}" is not a Kubernetes namespace name (a-z, 0-9 and '-', at most 63)`, {
-      field: "namespace",
-    });
+    throw new HttpError(
+      400,
+      `namespace "${namespace}" is not a Kubernetes namespace name (a-z, 0-9 and '-', at most 63)`,
+      {
+        field: "namespace",
+      },
+    );
   }
   const body = await readJsonObject(req);
   const expected = expectedRevision(req, body);

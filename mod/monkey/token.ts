@@ -47,7 +47,12 @@ export async function loadOrCreateToken(path: string): Promise<{ token: string; 
 function checkToken(path: string, text: string): string {
   const token = text.trim();
   if (token.length < MIN_TOKEN_LENGTH) {
-    throw new TokenFileError(path, `holds ${token.length ? "a token shorter than" : "no token; write one of at least"} ${MIN_TOKEN_LENGTH} characters`);
+    throw new TokenFileError(
+      path,
+      `holds ${
+        token.length ? "a token shorter than" : "no token; write one of at least"
+      } ${MIN_TOKEN_LENGTH} characters`,
+    );
   }
   return token;
 }

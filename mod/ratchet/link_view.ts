@@ -100,7 +100,9 @@ export function formatLinks(views: LinkView[]): string {
   if (!views.length) return "links: none applied";
   const lines = views.map((v) => {
     const kind = v.state ? ` ${v.state.kind}${v.state.vni ? ` vni ${v.state.vni}` : ""}` : "";
-    return `  ${v.condition.padEnd(8)}${v.id}${kind}${v.problems.length ? ` (${v.problems.join("; ")})` : ""}`;
+    return `  ${v.condition.padEnd(8)}${v.id}${kind}${
+      v.problems.length ? ` (${v.problems.join("; ")})` : ""
+    }`;
   });
   const up = views.filter((v) => v.condition === "up").length;
   return [`links: ${up} of ${views.length} up`, ...lines].join("\n");

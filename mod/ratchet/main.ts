@@ -32,7 +32,8 @@ export const role: Role = {
     },
     status: {
       usage: `status [FILE] ${STORE_FLAGS}`,
-      summary: "show what apply owns in the store and which links are up; with FILE, exit 1 when the store differs from it",
+      summary:
+        "show what apply owns in the store and which links are up; with FILE, exit 1 when the store differs from it",
       run: async (args) => {
         const [{ withFlagStore }, { statusCommand }, { formatLinks, linkViews }] = await Promise.all([
           import("./cli.ts"),

@@ -14,7 +14,8 @@ import { checkKey, checkTxn } from "./keyspace.ts";
 import { StoreError, StoreSettingsError, StoreUnavailableError } from "./errors.ts";
 
 /** How Node's TLS reports a peer certificate it cannot trust (unknown CA, wrong name, expired). */
-const UNTRUSTED_PEER = /unable to verify|self[- ]signed|certificate (has expired|is not yet valid)|is not in the cert's list|ERR_TLS_CERT|CERT_UNTRUSTED|UNABLE_TO_GET_ISSUER/i;
+const UNTRUSTED_PEER =
+  /unable to verify|self[- ]signed|certificate (has expired|is not yet valid)|is not in the cert's list|ERR_TLS_CERT|CERT_UNTRUSTED|UNABLE_TO_GET_ISSUER/i;
 import type { EtcdStoreSettings } from "./settings.ts";
 import { allowIpEndpointsOverTls } from "./tls_servername.ts";
 import type { Compare, KeyValue, Op, Store, Watch, WatchEvent } from "./types.ts";
@@ -302,7 +303,9 @@ class EtcdStore implements Store {
     if (UNTRUSTED_PEER.test(String(e))) {
       return new StoreSettingsError(
         "etcd_ca_cert_file/etcd_cert_file/etcd_key_file",
-        `TLS with ${this.#settings.endpoints.join(",")} failed: ${e instanceof Error ? e.message : String(e)}`,
+        `TLS with ${this.#settings.endpoints.join(",")} failed: ${
+          e instanceof Error ? e.message : String(e)
+        }`,
       );
     }
     const transient = typeof e === "object" && e !== null && this.#etcd.isRecoverableError(e as Error);

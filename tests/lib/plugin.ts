@@ -56,7 +56,11 @@ export async function runPlugin(role: string, call: PluginCall): Promise<PluginR
     ...(call.cniArgs !== undefined ? { CNI_ARGS: call.cniArgs } : {}),
     ...call.env,
   };
-  const [cmd, ...args] = [...(call.node ? ["ip", "netns", "exec", call.node] : []), ...(call.prefix ?? []), program];
+  const [cmd, ...args] = [
+    ...(call.node ? ["ip", "netns", "exec", call.node] : []),
+    ...(call.prefix ?? []),
+    program,
+  ];
   const child = new Deno.Command(cmd, {
     args,
     env,
