@@ -1,8 +1,8 @@
 /**
- * The single entry point. The program is installed once and symlinked under four names;
- * the name it was run as picks the role, as busybox does.
+ * The single entry point. The program is installed once and symlinked under every role's name
+ * (mod/role.ts's registry); the name it was run as picks the role, as busybox does.
  */
-const ROLES = ["ratchet", "ratchet-child", "anchor", "octopus"];
+import { isRoleName, ROLE_NAMES, runRoleNamed } from "./mod/role.ts";
 
 /**
  * argv[0] as the runtime gave it. Deno.execPath() resolves symlinks and cannot tell the names
@@ -19,29 +19,18 @@ function invokedAs(): string {
 
 let role = invokedAs();
 let args = Deno.args;
-if (!ROLES.includes(role)) {
+if (!isRoleName(role)) {
   // Run as `deno run main.ts ROLE ...` (or a copy under another name): the first argument names the role.
-  [role, ...args] = args;
+  [role = "", ...args] = args;
 }
 
-switch (role) {
-  case "anchor":
-    await (await import("./mod/anchor/main.ts")).main(args);
-    break;
-  case "octopus":
-    await (await import("./mod/octopus/main.ts")).main(args);
-    break;
-  case "ratchet":
-    await (await import("./mod/ratchet/main.ts")).main(args);
-    break;
-  case "ratchet-child":
-    await (await import("./mod/ratchet/child_main.ts")).main(args);
-    break;
-  default:
-    console.error(
-      `usage: run this program as one of ${
-        ROLES.join(", ")
-      } (a symlink), or pass the role first: main.ts anchor --help`,
-    );
-    Deno.exit(2);
+if (isRoleName(role)) {
+  await runRoleNamed(role, args);
+} else {
+  console.error(
+    `usage: run this program as one of ${
+      ROLE_NAMES.join(", ")
+    } (a symlink), or pass the role first: main.ts anchor --help`,
+  );
+  Deno.exit(2);
 }

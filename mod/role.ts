@@ -1,6 +1,34 @@
 import type { Plugin } from "./cni/skel.ts";
 import { SUPPORTED_VERSIONS } from "./cni/version.ts";
 
+/**
+ * The role registry: every name the program answers to, with its module (which exports `role`),
+ * loaded only when that name runs. main.ts dispatches on it; install, the launchers, compile and
+ * the tests iterate it. The first name is the binary's own; the others are symlinks to it.
+ */
+export const ROLES = {
+  ratchet: () => import("./ratchet/main.ts"),
+  "ratchet-child": () => import("./ratchet/child_main.ts"),
+  anchor: () => import("./anchor/main.ts"),
+  octopus: () => import("./octopus/main.ts"),
+} as const satisfies Record<string, () => Promise<{ role: Role }>>;
+
+/** The role names in registry order: `ROLE_NAMES[0]` is the installed binary, the rest its symlinks. */
+export const ROLE_NAMES = Object.keys(ROLES) as RoleName[];
+
+/** A name in the registry. */
+export type RoleName = keyof typeof ROLES;
+
+/** Whether `name` is a registered role. */
+export function isRoleName(name: string): name is RoleName {
+  return Object.hasOwn(ROLES, name);
+}
+
+/** Loads and runs the role `name` (see {@link runRole}). */
+export async function runRoleNamed(name: RoleName, args: string[]): Promise<never> {
+  return runRole((await ROLES[name]()).role, args);
+}
+
 /** The program's release, shown by --version. Kept equal to deno.json's "version" by a test. */
 export const PROGRAM_VERSION = "0.1.0";
 

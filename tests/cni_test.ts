@@ -3,13 +3,12 @@ import { binDir, runPlugin } from "./lib/plugin.ts";
 import { parseResult, type Result, toVersion } from "../mod/cni/result.ts";
 import { parseCniArgs } from "../mod/cni/env.ts";
 import { SUPPORTED_VERSIONS } from "../mod/cni/version.ts";
-import { PROGRAM_VERSION } from "../mod/role.ts";
+import { PROGRAM_VERSION, ROLE_NAMES, ROLES } from "../mod/role.ts";
 
-const ROLES = ["ratchet", "ratchet-child", "anchor", "octopus"];
 const ADD_ENV = { command: "ADD", containerId: "c0ffee", netns: "/proc/self/ns/net", ifname: "eth0" };
 
 Deno.test("VERSION answers under every role name, with no config on stdin", async () => {
-  for (const role of ROLES) {
+  for (const role of ROLE_NAMES) {
     const r = await runPlugin(role, { command: "VERSION" });
     assert.equal(r.code, 0, `${role}: ${r.stdout}${r.stderr}`);
     assert.deepEqual(r.json, { cniVersion: "1.1.0", supportedVersions: [...SUPPORTED_VERSIONS] });
@@ -33,7 +32,7 @@ Deno.test("the role comes from argv[0]; under another name the first argument na
     stdout: "piped",
   }).output();
   assert.match(new TextDecoder().decode(viaArg.stdout), /^octopus 0\.1\.0 /);
-  for (const role of ROLES) {
+  for (const role of ROLE_NAMES) {
     const r = await new Deno.Command(`${binDir()}/${role}`, { args: ["--version"], stdout: "piped" })
       .output();
     assert.equal(new TextDecoder().decode(r.stdout).split(" ")[0], role);
@@ -50,6 +49,10 @@ Deno.test("--help and --version never wait on stdin", async () => {
     assert.equal(out.code, 0, `${flag} did not exit by itself`);
     await child.stdin.close().catch(() => {});
   }
+});
+
+Deno.test("each registered role module names itself as the registry does", async () => {
+  for (const name of ROLE_NAMES) assert.equal((await ROLES[name]()).role.name, name);
 });
 
 Deno.test("PROGRAM_VERSION matches deno.json", () => {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test, as root, on a Debian machine. Installs what the tests need when it is missing:
+# Runs the style gate (deno fmt --check, deno lint, deno check), then every test, as root, on a Debian machine. Installs what the tests need when it is missing:
 # deno (from npm, into .tools/), and Debian's etcd-server, containernetworking-plugins, iproute2,
 # openssl, chromium, iputils-ping, time, curl and util-linux. Extra arguments go to `deno test` (e.g. a single file).
 # The last line is "N passed, N failed", which CI reads.
@@ -31,6 +31,23 @@ if [ -z "$deno" ]; then
   fi
 fi
 
+# The style gate first: formatting, lint and a type check of every entry point. Each that fails is a
+# failure line of its own, so CI keeps them as binding as a test.
+style_failures=0
+check_style() { # NAME CMD...
+  local name=$1 out
+  shift
+  if ! out=$("$@" 2>&1); then
+    echo "style: $name failed:" >&2
+    echo "$out" | tail -n 30 >&2
+    style_failures=$((style_failures + 1))
+  fi
+}
+check_style "deno fmt --check" "$deno" fmt --check
+check_style "deno lint" "$deno" lint
+check_style "deno check" "$deno" check main.ts 'bench/*.ts' 'mod/dev/*.ts' dsl/lint_main.ts \
+  mod/install/command.ts mod/monkey/command.ts 'tests/**/*.ts'
+
 mkdir -p tests/artifacts
 junit=tests/artifacts/junit.xml
 rm -f "$junit"
@@ -47,6 +64,19 @@ if [ -f "$junit" ]; then
 elif [ $status -ne 0 ]; then
   failures=1 # deno test failed before running anything (a type error, say)
 fi
+
+# An ignored test (it cannot run here; its name says why) is neither a pass nor a failure.
+ignored=0
+[ -f "$junit" ] && ignored=$(grep -c '<skipped/>' "$junit")
+if [ "$ignored" -gt 0 ]; then
+  echo "$ignored ignored:" >&2
+  grep -B1 '<skipped/>' "$junit" | sed -n 's/.*<testcase name="\([^"]*\)".*/  \1/p' >&2
+fi
+tests=$((tests - ignored))
+
+tests=$((tests + style_failures))
+failures=$((failures + style_failures))
+[ $style_failures -gt 0 ] && [ $status -eq 0 ] && status=1
 
 # A test that leaves a namespace behind has a cleanup bug; count it as a failure.
 leaked=$(comm -13 <(echo "$netns_before") <(ip netns list | awk '{print $1}' | sort) | tr '\n' ' ')

@@ -1,6 +1,6 @@
 import { installCommand, uninstallCommand } from "../install/command.ts";
 import { monkeyCommand } from "../monkey/command.ts";
-import { type Role, runRole } from "../role.ts";
+import type { Role } from "../role.ts";
 
 /** The `anchor` role: the IPAM plugin and the commands that manage its pools, gateways and allocations. */
 export const role: Role = {
@@ -35,8 +35,3 @@ export const role: Role = {
     uninstall: uninstallCommand,
   },
 };
-
-/** Entry point for main.ts's name dispatch. */
-export function main(args: string[]): Promise<never> {
-  return runRole(role, args);
-}

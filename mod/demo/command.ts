@@ -231,7 +231,10 @@ async function applyTopology(dir: string): Promise<DemoPod[]> {
  * role, or, in a checkout, the development launchers.
  */
 async function writeBinDir(dir: string): Promise<string> {
-  const { ROLE_NAMES, writeLaunchers } = await import("../dev/launchers.ts");
+  const [{ ROLE_NAMES }, { writeLaunchers }] = await Promise.all([
+    import("../role.ts"),
+    import("../install/launchers.ts"),
+  ]);
   const self = Deno.execPath();
   if (self.endsWith("/deno")) return writeLaunchers(dir, self);
   for (const name of ROLE_NAMES) await Deno.symlink(self, `${dir}/${name}`).catch(() => {});

@@ -4,14 +4,15 @@
  * `deno compile` needs its runtime image (denort); where it cannot be downloaded, this says so
  * in one line instead of a backtrace. DENORT_BIN, which deno compile honours, points at a local one.
  */
-import { ROLE_NAMES } from "./launchers.ts";
+import { linkRoleNames } from "../install/launchers.ts";
+import { ROLE_NAMES } from "../role.ts";
 
 const repo = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 
 /** Compiles main.ts into `outDir`/ratchet; returns the binary's path, or throws with one line. */
 export async function compile(outDir = `${repo}/dist`): Promise<string> {
   Deno.mkdirSync(outDir, { recursive: true });
-  const binary = `${outDir}/ratchet`;
+  const binary = `${outDir}/${ROLE_NAMES[0]}`;
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "compile",
@@ -36,14 +37,7 @@ export async function compile(outDir = `${repo}/dist`): Promise<string> {
     }
     throw new Error(`deno compile failed: ${err.trim().split("\n").slice(0, 3).join(" ")}`);
   }
-  for (const name of ROLE_NAMES.slice(1)) {
-    try {
-      Deno.removeSync(`${outDir}/${name}`);
-    } catch {
-      // first build
-    }
-    Deno.symlinkSync("ratchet", `${outDir}/${name}`);
-  }
+  linkRoleNames(outDir);
   return binary;
 }
 

@@ -2,7 +2,8 @@
  * File work of the installer: atomic writes, our marker on generated configs, and the binary with
  * its role symlinks.
  */
-import { ROLE_NAMES, writeLaunchers } from "../dev/launchers.ts";
+import { ROLE_NAMES } from "../role.ts";
+import { linkRoleNames, writeLaunchers } from "./launchers.ts";
 
 /** The field that marks a CNI config as written by `anchor install`; its value names the version. */
 export const GENERATED_BY = "generatedBy";
@@ -94,13 +95,7 @@ export function installBinaries(binDir: string, execPath = Deno.execPath()): Bin
     Deno.chmodSync(temp, 0o755);
     Deno.renameSync(temp, target);
   }
-  for (const name of ROLE_NAMES.slice(1)) {
-    const link = `${binDir}/${name}`;
-    const tempLink = `${binDir}/.${name}.${Deno.pid}.tmp`;
-    removeIfPresent(tempLink);
-    Deno.symlinkSync(ROLE_NAMES[0], tempLink);
-    Deno.renameSync(tempLink, link);
-  }
+  linkRoleNames(binDir);
   return { kind: "binary", paths };
 }
 

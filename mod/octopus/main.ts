@@ -1,5 +1,5 @@
 /** The `octopus` role: the macvlan main plugin, loaded only when a runtime calls it. */
-import { type Role, runRole } from "../role.ts";
+import type { Role } from "../role.ts";
 
 /** octopus as the program's dispatcher sees it. */
 export const role: Role = {
@@ -8,8 +8,3 @@ export const role: Role = {
   plugin: async () => (await import("./plugin.ts")).octopusPlugin,
   commands: {},
 };
-
-/** Runs octopus with the program's arguments (none when a runtime calls it). */
-export function main(args: string[]): Promise<never> {
-  return runRole(role, args);
-}

@@ -1,4 +1,4 @@
-import { refusingPlugin, type Role, runRole } from "../role.ts";
+import { refusingPlugin, type Role } from "../role.ts";
 
 /** `ratchet-child`: ratchet's helper process, which finishes a link when the peer pod arrives later. */
 export const role: Role = {
@@ -16,8 +16,3 @@ export const role: Role = {
     },
   },
 };
-
-/** Entry for the `ratchet-child` name. */
-export function main(args: string[]): Promise<never> {
-  return runRole(role, args);
-}

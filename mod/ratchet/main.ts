@@ -1,5 +1,5 @@
 import { demoCommand } from "../demo/command.ts";
-import { type Role, runRole } from "../role.ts";
+import type { Role } from "../role.ts";
 
 const STORE_FLAGS = "[--store DIR | --etcd-endpoints URLS [--etcd-*-file F]]";
 
@@ -50,8 +50,3 @@ export const role: Role = {
     demo: demoCommand,
   },
 };
-
-/** Entry for the `ratchet` name. */
-export function main(args: string[]): Promise<never> {
-  return runRole(role, args);
-}

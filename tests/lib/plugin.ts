@@ -3,7 +3,7 @@
  * real argv[0], the CNI environment and the config on stdin. `node` runs the plugin inside a
  * simulated node (a network namespace) through `ip netns exec`.
  */
-import { writeLaunchers } from "../../mod/dev/launchers.ts";
+import { writeLaunchers } from "../../mod/install/launchers.ts";
 
 let launcherDir: string | undefined;
 

@@ -1,0 +1,50 @@
+/**
+ * Development launchers: a directory holding `ratchet` (a script that runs main.ts under Deno
+ * with argv[0] kept) and symlinks for the other role names, the same shape as a real
+ * /opt/cni/bin install of the compiled binary. `anchor install` writes these under `deno run`,
+ * `deno task bin DIR` (mod/dev/launchers.ts) writes them for people, and tests run the plugins
+ * only through them.
+ */
+import { ROLE_NAMES } from "../role.ts";
+
+const repo = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+
+/** Writes the launcher script and the role symlinks into `dir`, replacing older ones. */
+export function writeLaunchers(dir: string, deno = Deno.execPath()): string {
+  Deno.mkdirSync(dir, { recursive: true });
+  const script = `${dir}/${ROLE_NAMES[0]}`;
+  const body = [
+    "#!/bin/bash",
+    "# Runs the repo's main.ts as a CNI plugin; exec -a keeps the name this was called by, which picks the role.",
+    `exec -a "$0" ${shellQuote(deno)} run -A --quiet --no-prompt --config ${
+      shellQuote(`${repo}/deno.json`)
+    } ${shellQuote(`${repo}/main.ts`)} "$@"`,
+    "",
+  ].join("\n");
+  Deno.writeTextFileSync(`${script}.tmp`, body, { mode: 0o755 });
+  Deno.renameSync(`${script}.tmp`, script);
+  linkRoleNames(dir);
+  return dir;
+}
+
+/**
+ * Points every role name but the first at `ROLE_NAMES[0]` in `dir` (relative symlinks). Each is
+ * made under a temp name and renamed over, so a runtime exec'ing a name mid-update finds either
+ * the old link or the new one.
+ */
+export function linkRoleNames(dir: string): void {
+  for (const name of ROLE_NAMES.slice(1)) {
+    const temp = `${dir}/.${name}.${Deno.pid}.tmp`;
+    try {
+      Deno.removeSync(temp);
+    } catch {
+      // the usual case: no leftover from a crashed run
+    }
+    Deno.symlinkSync(ROLE_NAMES[0], temp);
+    Deno.renameSync(temp, `${dir}/${name}`);
+  }
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
+}
