@@ -1,37 +1,17 @@
 /**
- * The DSL's commands as functions the program's CLI wires up: each takes its arguments, prints to
- * stdout/stderr and returns the exit code (0 fine, 1 topology errors, 2 usage or unreadable input).
+ * The DSL's commands as functions the program's CLI wires up: each prints to stdout/stderr and
+ * returns the exit code (0 fine, 1 topology errors, 2 usage or unreadable input). `lint` and
+ * `render` take their arguments; `apply` and `status` take them parsed, with the store opened, by
+ * mod/ratchet/cli.ts, which owns the store flags.
  */
-import { parseArgs } from "node:util";
+import { parseCommand, runCommand, UsageError } from "../mod/cli.ts";
 import type { KvStore } from "./apply.ts";
 import type { Diagnostic, LintResult } from "./types.ts";
 
 const USAGE = {
-  lint: "usage: ratchet lint [--format text|json] FILE...   (FILE may be @default or -)",
-  render: "usage: ratchet render FILE --to pod-specs|store|cni-config [--node NODE]",
-  apply: "usage: ratchet apply FILE [--prune]",
-  status: "usage: ratchet status [FILE]",
+  lint: "ratchet lint [--format text|json] FILE...   (FILE may be @default or -)",
+  render: "ratchet render FILE --to pod-specs|store|cni-config [--node NODE]",
 };
-
-/** Thrown for bad arguments; the command prints it with its usage and returns 2. */
-export class UsageError extends Error {
-  constructor(readonly usage: string, message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
-
-function args<T extends Record<string, { type: "string" | "boolean" }>>(
-  usage: string,
-  argv: string[],
-  options: T,
-) {
-  try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new UsageError(usage, (e as Error).message);
-  }
-}
 
 /** Reads a topology's text; `@default` is the embedded one, `-` is stdin. */
 export async function readTopologyText(file: string): Promise<string> {
@@ -49,34 +29,35 @@ async function loadClean(file: string): Promise<LintResult | undefined> {
   return hasErrors(result.diagnostics) ? undefined : result;
 }
 
-async function guarded(run: () => Promise<number>): Promise<number> {
-  try {
-    return await run();
-  } catch (e) {
-    if (e instanceof UsageError) {
-      console.error(`${e.message}\n${e.usage}`);
-      return 2;
+/** runCommand, plus: a FILE that cannot be read is exit 2 with one line, as a usage mistake is. */
+function guarded(run: () => Promise<number>): Promise<number> {
+  return runCommand(async () => {
+    try {
+      return await run();
+    } catch (e) {
+      if (
+        e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied ||
+        e instanceof Deno.errors.IsADirectory
+      ) {
+        console.error(`cannot read: ${(e as Error).message}`);
+        return 2;
+      }
+      throw e;
     }
-    if (
-      e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied ||
-      e instanceof Deno.errors.IsADirectory
-    ) {
-      console.error(`cannot read: ${(e as Error).message}`);
-      return 2;
-    }
-    throw e;
-  }
+  });
 }
 
 /** `ratchet lint [--format text|json] FILE...`: compiler-style diagnostics, exit 1 on any error. */
 export function lintCommand(argv: string[]): Promise<number> {
   return guarded(async () => {
-    const { values, positionals } = args(USAGE.lint, argv, { format: { type: "string" } });
-    const format = values.format ?? "text";
+    const { values, positionals } = parseCommand(argv, USAGE.lint, { format: { type: "string" } }, [
+      1,
+      Infinity,
+    ]);
+    const format = (values.format as string | undefined) ?? "text";
     if (format !== "text" && format !== "json") {
       throw new UsageError(USAGE.lint, `unknown format "${format}"`);
     }
-    if (positionals.length === 0) throw new UsageError(USAGE.lint, "no FILE given");
     const { lintTopology, hasErrors, formatDiagnostic } = await import("./lint.ts");
     const all: Diagnostic[] = [];
     for (const file of positionals) all.push(...lintTopology(await readTopologyText(file), file).diagnostics);
@@ -93,18 +74,17 @@ export function lintCommand(argv: string[]): Promise<number> {
 /** `ratchet render FILE --to pod-specs|store|cni-config [--node NODE]`, to stdout. */
 export function renderCommand(argv: string[]): Promise<number> {
   return guarded(async () => {
-    const { values, positionals } = args(USAGE.render, argv, {
+    const { values, positionals } = parseCommand(argv, USAGE.render, {
       to: { type: "string" },
       node: { type: "string" },
-    });
-    if (positionals.length !== 1) throw new UsageError(USAGE.render, "exactly one FILE is needed");
-    const to = values.to;
+    }, 1);
+    const to = values.to as string | undefined;
     if (to !== "pod-specs" && to !== "store" && to !== "cni-config") {
       throw new UsageError(USAGE.render, to === undefined ? "--to is required" : `unknown --to "${to}"`);
     }
     const result = await loadClean(positionals[0]);
     if (!result) return 1;
-    const filter = { node: values.node };
+    const filter = { node: values.node as string | undefined };
     if (filter.node !== undefined && !result.topology.nodes.some((n) => n.name === filter.node)) {
       throw new UsageError(USAGE.render, `no node "${filter.node}" in ${positionals[0]}`);
     }
@@ -130,14 +110,12 @@ async function writeOut(text: string): Promise<void> {
 }
 
 /** `ratchet apply FILE [--prune]` against an opened store: prints each put and delete. */
-export function applyCommand(argv: string[], store: KvStore): Promise<number> {
+export function applyCommand(file: string, store: KvStore, opts: { prune: boolean }): Promise<number> {
   return guarded(async () => {
-    const { values, positionals } = args(USAGE.apply, argv, { prune: { type: "boolean" } });
-    if (positionals.length !== 1) throw new UsageError(USAGE.apply, "exactly one FILE is needed");
-    const result = await loadClean(positionals[0]);
+    const result = await loadClean(file);
     if (!result) return 1;
     const { applyTopology } = await import("./apply.ts");
-    const done = await applyTopology(result.topology, store, { prune: values.prune === true });
+    const done = await applyTopology(result.topology, store, opts);
     for (const k of done.put) console.log(`put     ${k}`);
     for (const k of done.deleted) console.log(`delete  ${k}`);
     console.log(`${done.put.length} written, ${done.deleted.length} deleted, ${done.unchanged} unchanged`);
@@ -146,13 +124,11 @@ export function applyCommand(argv: string[], store: KvStore): Promise<number> {
 }
 
 /** `ratchet status [FILE]`: what apply owns in the store; with FILE, exit 1 when it differs. */
-export function statusCommand(argv: string[], store: KvStore): Promise<number> {
+export function statusCommand(file: string | undefined, store: KvStore): Promise<number> {
   return guarded(async () => {
-    const { positionals } = args(USAGE.status, argv, {});
-    if (positionals.length > 1) throw new UsageError(USAGE.status, "at most one FILE");
     let topology;
-    if (positionals.length === 1) {
-      const result = await loadClean(positionals[0]);
+    if (file !== undefined) {
+      const result = await loadClean(file);
       if (!result) return 1;
       topology = result.topology;
     }

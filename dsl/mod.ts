@@ -21,11 +21,4 @@ export {
   topologyStatus,
 } from "./apply.ts";
 export { DEFAULT_TOPOLOGY, DEFAULT_TOPOLOGY_NAME } from "./default_topology.ts";
-export {
-  applyCommand,
-  lintCommand,
-  readTopologyText,
-  renderCommand,
-  statusCommand,
-  UsageError,
-} from "./cli.ts";
+export { applyCommand, lintCommand, readTopologyText, renderCommand, statusCommand } from "./cli.ts";

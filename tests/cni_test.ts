@@ -51,6 +51,39 @@ Deno.test("--help and --version never wait on stdin", async () => {
   }
 });
 
+Deno.test("every command answers a usage mistake with its own usage line on stderr and exit 2", async () => {
+  const run = async (role: string, args: string[]) => {
+    const out = await new Deno.Command(`${binDir()}/${role}`, {
+      args,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+  };
+  const cases: [string, string[], RegExp][] = [];
+  for (const name of ROLE_NAMES) {
+    for (const command of Object.keys((await ROLES[name]()).role.commands)) {
+      cases.push([name, [command, "--bogus"], new RegExp(`--bogus\\W[^]*\\nusage: ${name} ${command} `)]);
+    }
+  }
+  cases.push(
+    [
+      "ratchet",
+      ["status", "--etcd-endpoints"],
+      /'--etcd-endpoints <value>' argument missing[^]*usage: ratchet status/,
+    ],
+    ["ratchet", ["apply"], /expected 1 argument, got 0\nusage: ratchet apply/],
+    ["anchor", ["pool", "frob"], /unknown anchor pool command "frob"\nusage: anchor pool set/],
+    ["ratchet", ["demo", "up"], /unknown demo command "up"\nusage: ratchet demo/],
+  );
+  for (const [role, args, stderr] of cases) {
+    const r = await run(role, args);
+    assert.equal(r.code, 2, `${role} ${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, stderr, `${role} ${args.join(" ")}`);
+  }
+});
+
 Deno.test("each registered role module names itself as the registry does", async () => {
   for (const name of ROLE_NAMES) assert.equal((await ROLES[name]()).role.name, name);
 });

@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { parsePodLinks } from "../mod/links/mod.ts";
 import { loadRatchetConf } from "../mod/ratchet/conf.ts";
 import { declarationsOf, linkId, RANK, resolveLinks, topologyDeclaration } from "../mod/ratchet/resolve.ts";
-import { splitStoreFlags } from "../mod/ratchet/cli.ts";
 import type { NetConf } from "../mod/cni/mod.ts";
 
 const PRIMARY_LABELS = {
@@ -149,17 +148,4 @@ Deno.test("conf: problems name their field", () => {
     { cniVersion: "1.0.0", name: "n", type: "ratchet", delegate: { type: "bridge" } } as NetConf,
   );
   assert.deepEqual(file.store, { kind: "file", dir: "/var/lib/cni/anchor" });
-});
-
-Deno.test("cli: store flags are split off and everything else keeps its order", () => {
-  const { flags, rest } = splitStoreFlags([
-    "topo.rt",
-    "--etcd-endpoints",
-    "http://127.0.0.1:1",
-    "--prune",
-    "--store=/x",
-  ]);
-  assert.deepEqual(flags, { "etcd-endpoints": "http://127.0.0.1:1", store: "/x" });
-  assert.deepEqual(rest, ["topo.rt", "--prune"]);
-  assert.throws(() => splitStoreFlags(["--store"]), /needs a value/);
 });

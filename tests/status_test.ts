@@ -53,4 +53,8 @@ Deno.test("octopus forwards STATUS only to an IPAM plugin that speaks CNI 1.1 (D
   };
   const r = await runPlugin("octopus", { command: "STATUS", conf });
   assert.equal(r.code, 0, r.stdout + r.stderr);
+  // Available is exit 0 with nothing on stdout (CNI 1.1, STATUS); an error object would mean
+  // octopus had sent STATUS to host-local, which answers it with one.
+  assert.equal(r.stdout, "");
+  assert.equal(r.json, undefined);
 });

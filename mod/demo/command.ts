@@ -12,7 +12,21 @@ export const demoCommand: Command = {
   summary:
     "build a two-node lab in network namespaces (octopus+anchor, ratchet veth and vxlan, a delegate), " +
     "show it working, and tear it down",
-  run: (args) => args[0] === "down" ? down() : up(args.includes("--keep")),
+  run: async (args) => {
+    const { parseCommand, runCommand, UsageError } = await import("../cli.ts");
+    const usage = "ratchet demo [--keep] | ratchet demo down";
+    return runCommand(() => {
+      // Parsed strictly: a mistyped flag must not build a lab.
+      const { values, positionals: [verb] } = parseCommand(args, usage, { keep: { type: "boolean" } }, [
+        0,
+        1,
+      ]);
+      if (verb === undefined) return up(values.keep === true);
+      if (verb !== "down") throw new UsageError(usage, `unknown demo command ${JSON.stringify(verb)}`);
+      if (values.keep) throw new UsageError(usage, "--keep is for building a lab, not for taking it down");
+      return down();
+    });
+  },
 };
 
 interface DemoPod {

@@ -6,11 +6,15 @@ import type { Command } from "../role.ts";
 import { INSTALL_USAGE } from "./usage.ts";
 
 async function runWith(args: string[], verb: "install" | "uninstall"): Promise<number> {
-  const { runCommand } = await import("../anchor/cli.ts");
+  const { runCommand } = await import("../cli.ts");
   return await runCommand(async () => {
     const { parseInstallOptions } = await import("./options.ts");
     const env = Deno.env.toObject();
-    const opts = parseInstallOptions(args, env);
+    const opts = parseInstallOptions(
+      args,
+      env,
+      `anchor ${(verb === "install" ? installCommand : uninstallCommand).usage}`,
+    );
     const lines = verb === "install"
       ? await (await import("./install.ts")).install(opts, env)
       : await (await import("./uninstall.ts")).uninstall(opts);

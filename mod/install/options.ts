@@ -2,12 +2,13 @@
  * `anchor install` / `anchor uninstall` flags, each with the environment variable the original
  * DaemonSet used as its fallback, so the same manifest drives either implementation.
  */
-import { parseArgs } from "node:util";
-import { UsageError } from "../anchor/cli.ts";
+import { type Flags, parseCommand, UsageError } from "../cli.ts";
 import { type ClusterNetworkItem, parseClusterNetwork } from "./cluster_network.ts";
 import type { AnchorMode } from "./render.ts";
 import { DEFAULT_STATE_FILE } from "./state.ts";
 import { INSTALL_USAGE } from "./usage.ts";
+
+const USAGE = `anchor ${INSTALL_USAGE}`;
 
 /** Everything install and uninstall act on, resolved from flags and environment. */
 export interface InstallOptions {
@@ -39,8 +40,8 @@ export interface InstallOptions {
   skipBinaries: boolean;
 }
 
-/** The flags, for --help. */
-const FLAGS = {
+/** The flags; the store ones are those the generated config carries (no username or password). */
+const FLAGS: Flags = {
   "bin-dir": { type: "string" },
   "conf-dir": { type: "string" },
   "conf-file": { type: "string" },
@@ -66,7 +67,7 @@ const FLAGS = {
   "dry-run": { type: "boolean" },
   "wait": { type: "boolean" },
   "skip-binaries": { type: "boolean" },
-} as const;
+};
 
 /**
  * Parses the flags, falling back to the original DaemonSet's variables: NODE_NAME, CLUSTER_NETWORK,
@@ -76,38 +77,37 @@ const FLAGS = {
  *
  * @throws UsageError, ClusterNetworkError
  */
-export function parseInstallOptions(args: string[], env: Record<string, string | undefined>): InstallOptions {
-  let values: Record<string, string | boolean | string[] | undefined>;
-  try {
-    values = parseArgs({ args, options: FLAGS, strict: true, allowPositionals: false }).values;
-  } catch (e) {
-    throw new UsageError(INSTALL_USAGE, (e as Error).message);
-  }
+export function parseInstallOptions(
+  args: string[],
+  env: Record<string, string | undefined>,
+  usage = USAGE,
+): InstallOptions {
+  const { values } = parseCommand(args, usage, FLAGS, 0);
   const str = (flag: string, envName?: string): string | undefined => {
     const v = values[flag] as string | undefined;
     return v !== undefined && v !== "" ? v : (envName && env[envName]) || undefined;
   };
   const mode = (str("mode", "ANCHOR_MODE") ?? "octopus") as AnchorMode;
   if (mode !== "octopus" && mode !== "macvlan") {
-    throw new UsageError(INSTALL_USAGE, `--mode must be octopus or macvlan, got ${JSON.stringify(mode)}`);
+    throw new UsageError(USAGE, `--mode must be octopus or macvlan, got ${JSON.stringify(mode)}`);
   }
   const mtuText = str("mtu");
   const mtu = mtuText === undefined ? undefined : Number(mtuText);
   if (mtu !== undefined && (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535)) {
-    throw new UsageError(INSTALL_USAGE, `--mtu must be 68-65535, got ${mtuText}`);
+    throw new UsageError(USAGE, `--mtu must be 68-65535, got ${mtuText}`);
   }
   const octopus: Record<string, string> = {};
   for (const pair of (values.octopus as string[] | undefined) ?? []) {
     const [subnet, master, ...rest] = pair.split("=");
     if (!subnet || !master || rest.length) {
-      throw new UsageError(INSTALL_USAGE, `--octopus wants SUBNET=MASTER, got ${JSON.stringify(pair)}`);
+      throw new UsageError(USAGE, `--octopus wants SUBNET=MASTER, got ${JSON.stringify(pair)}`);
     }
     octopus[subnet] = master;
   }
   const confDir = (str("conf-dir", "CNI_NET_DIR") ?? "/etc/cni/net.d").replace(/\/+$/, "");
   const confFile = str("conf-file") ?? "10-anchor.conflist";
   if (confFile.includes("/")) {
-    throw new UsageError(INSTALL_USAGE, "--conf-file is a file name inside --conf-dir");
+    throw new UsageError(USAGE, "--conf-file is a file name inside --conf-dir");
   }
   return {
     binDir: (str("bin-dir") ?? "/opt/cni/bin").replace(/\/+$/, ""),

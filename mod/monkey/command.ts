@@ -2,14 +2,14 @@
 import type { Command } from "../role.ts";
 import type { Store } from "../store/mod.ts";
 
-const USAGE = "monkey [--listen 127.0.0.1:8964] [--store DIR | --etcd-endpoints URLS " +
+const USAGE = "anchor monkey [--listen 127.0.0.1:8964] [--store DIR | --etcd-endpoints URLS " +
   "[--etcd-cert-file F --etcd-key-file F --etcd-ca-cert-file F]] [--token-file F]";
 
 /** The `anchor monkey` subcommand; it loads the server only when run. */
 export const monkeyCommand: Command = {
-  usage: USAGE,
+  usage: USAGE.slice("anchor ".length),
   summary: "serve the web UI and JSON API for pools, gateways, allocations and links (writes need the token)",
-  run: runMonkey,
+  run: async (args) => (await import("../cli.ts")).runCommand(() => runMonkey(args)),
 };
 
 /**
@@ -17,18 +17,17 @@ export const monkeyCommand: Command = {
  * status: 0 after a clean stop, 2 for a refused setting (a non-loopback address without a token file).
  */
 async function runMonkey(args: string[]): Promise<number> {
-  const { parseArgs } = await import("node:util");
-  const { openStore, storeFlagOptions, storeSettingsFromFlags } = await import("../store/mod.ts");
+  const { parseCommand, STORE_FLAGS } = await import("../cli.ts");
+  const { openStore, storeSettingsFromFlags } = await import("../store/mod.ts");
   const { DEFAULT_LISTEN, formatHostPort, isLoopback, parseListen } = await import("./listen.ts");
   const { defaultTokenFile, loadOrCreateToken } = await import("./token.ts");
   const { startMonkey } = await import("./server.ts");
 
-  const { values } = parseArgs({
-    args,
-    options: { ...storeFlagOptions, listen: { type: "string" }, "token-file": { type: "string" } },
-    strict: true,
-    allowPositionals: false,
-  });
+  const { values } = parseCommand(args, USAGE, {
+    ...STORE_FLAGS,
+    listen: { type: "string" },
+    "token-file": { type: "string" },
+  }, 0);
   const listen = parseListen((values.listen as string | undefined) ?? DEFAULT_LISTEN);
   const settings = storeSettingsFromFlags(values);
   const loopback = isLoopback(listen.hostname);

@@ -12,7 +12,13 @@ export const role: Role = {
     wait: {
       usage: "wait --container ID --pod NAMESPACE/NAME   (the request comes on stdin)",
       summary: "wait for the pod's peers and make its links as they arrive (ratchet runs this)",
-      run: async (args) => (await import("./child_run.ts")).childWait(args),
+      run: async (args) => {
+        const [{ runCommand }, { childWait }] = await Promise.all([
+          import("../cli.ts"),
+          import("./child_run.ts"),
+        ]);
+        return runCommand(() => childWait(args));
+      },
     },
   },
 };

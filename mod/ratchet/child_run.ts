@@ -4,7 +4,7 @@
  * when every link is made, when its pod's registration goes (DEL, or a newer container), on
  * SIGTERM from DEL, or at its deadline; every exit is logged.
  */
-import { parseArgs } from "node:util";
+import { parseCommand } from "../cli.ts";
 import { configureLog, log } from "../cni/log.ts";
 import { openStore } from "../store/mod.ts";
 import { CHILD_NAME, type ChildRequest } from "./child.ts";
@@ -29,11 +29,12 @@ const CLAIM_WAIT_MS = 5000;
 export async function childWait(argv: string[]): Promise<number> {
   // First of all: out of the runtime's process group before anyone kills it.
   setsid();
-  const { values } = parseArgs({
-    args: argv,
-    options: { container: { type: "string" }, pod: { type: "string" } },
-    strict: true,
-  });
+  const { values } = parseCommand(
+    argv,
+    "ratchet-child wait --container ID --pod NAMESPACE/NAME",
+    { container: { type: "string" }, pod: { type: "string" } },
+    0,
+  );
   const req = JSON.parse(await new Response(Deno.stdin.readable).text()) as ChildRequest;
   if (values.container !== undefined && values.container !== req.containerId) {
     throw new Error(`--container ${values.container} does not match the request's ${req.containerId}`);

@@ -1,32 +1,44 @@
 /**
- * The DSL's `apply` and `status` need a store; they take the same --store / --etcd-* flags as the
- * other commands, which are split off here before the rest goes to the DSL's own parser.
+ * `ratchet apply` and `ratchet status`: the DSL's store commands (dsl/cli.ts) with the store flags
+ * every store command takes (mod/cli.ts), and, for status, ratchet's links as monkey shows them.
  */
-import { type Store, storeFlagOptions, storeSettingsFromFlags, withStore } from "../store/mod.ts";
+import { parseCommand, runCommand, STORE_FLAGS, withFlagStore } from "../cli.ts";
 
-/** Splits `--store DIR`, `--etcd-endpoints=URLS`, ... out of `argv`; the rest keeps its order. */
-export function splitStoreFlags(argv: string[]): { flags: Record<string, string>; rest: string[] } {
-  const flags: Record<string, string> = {};
-  const rest: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const m = /^--([a-z-]+)(?:=(.*))?$/s.exec(arg);
-    if (!m || !(m[1] in storeFlagOptions)) {
-      rest.push(arg);
-      continue;
-    }
-    const value = m[2] ?? argv[++i];
-    if (value === undefined) throw new Error(`--${m[1]} needs a value`);
-    flags[m[1]] = value;
-  }
-  return { flags, rest };
+const STORE_USAGE = "[--store DIR | --etcd-endpoints URLS [--etcd-*-file F]]";
+const USAGE = {
+  apply: `ratchet apply FILE [--prune] ${STORE_USAGE}`,
+  status: `ratchet status [FILE] ${STORE_USAGE}`,
+};
+
+/** `ratchet apply FILE [--prune] [STORE FLAGS]`. */
+export function apply(args: string[]): Promise<number> {
+  return runCommand(async () => {
+    const { values, positionals: [file] } = parseCommand(
+      args,
+      USAGE.apply,
+      { ...STORE_FLAGS, prune: { type: "boolean" } },
+      1,
+    );
+    const { applyCommand } = await import("../../dsl/cli.ts");
+    return await withFlagStore(
+      values,
+      (store) => applyCommand(file, store, { prune: values.prune === true }),
+    );
+  });
 }
 
-/** Runs `fn` with the store the flags in `argv` name (the file store by default), closing it after. */
-export async function withFlagStore(
-  argv: string[],
-  fn: (rest: string[], store: Store) => Promise<number>,
-): Promise<number> {
-  const { flags, rest } = splitStoreFlags(argv);
-  return await withStore(storeSettingsFromFlags(flags), (store) => fn(rest, store));
+/** `ratchet status [FILE] [STORE FLAGS]`: the DSL's status, then every link with its condition. */
+export function status(args: string[]): Promise<number> {
+  return runCommand(async () => {
+    const { values, positionals: [file] } = parseCommand(args, USAGE.status, STORE_FLAGS, [0, 1]);
+    const [{ statusCommand }, { formatLinks, linkViews }] = await Promise.all([
+      import("../../dsl/cli.ts"),
+      import("./link_view.ts"),
+    ]);
+    return await withFlagStore(values, async (store) => {
+      const code = await statusCommand(file, store);
+      if (code !== 2) console.log(formatLinks(linkViews(await store.list("/ratchet/"))));
+      return code;
+    });
+  });
 }

@@ -22,30 +22,13 @@ export const role: Role = {
     apply: {
       usage: `apply FILE [--prune] ${STORE_FLAGS}`,
       summary: "write a topology's nodes, pods, links, pools and gateways into the store",
-      run: async (args) => {
-        const [{ withFlagStore }, { applyCommand }] = await Promise.all([
-          import("./cli.ts"),
-          import("../../dsl/cli.ts"),
-        ]);
-        return withFlagStore(args, applyCommand);
-      },
+      run: async (args) => (await import("./cli.ts")).apply(args),
     },
     status: {
       usage: `status [FILE] ${STORE_FLAGS}`,
       summary:
         "show what apply owns in the store and which links are up; with FILE, exit 1 when the store differs from it",
-      run: async (args) => {
-        const [{ withFlagStore }, { statusCommand }, { formatLinks, linkViews }] = await Promise.all([
-          import("./cli.ts"),
-          import("../../dsl/cli.ts"),
-          import("./link_view.ts"),
-        ]);
-        return withFlagStore(args, async (rest, store) => {
-          const code = await statusCommand(rest, store);
-          if (code !== 2) console.log(formatLinks(linkViews(await store.list("/ratchet/"))));
-          return code;
-        });
-      },
+      run: async (args) => (await import("./cli.ts")).status(args),
     },
     demo: demoCommand,
   },

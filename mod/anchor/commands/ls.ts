@@ -1,14 +1,14 @@
 /** `anchor ls [--json]`: every allocation in the store. */
 import { compareIp, parseIp } from "../../ip/mod.ts";
 import { readState } from "../../ipam/mod.ts";
-import { parseCommand, print, runCommand, withFlagStore } from "../cli.ts";
+import { parseCommand, print, runCommand, STORE_FLAGS, withFlagStore } from "../../cli.ts";
 
-const USAGE = "ls [--json] [STORE FLAGS]";
+const USAGE = "anchor ls [--json] [STORE FLAGS]";
 
 /** Lists allocations, sorted by address; unreadable records are reported on stderr. */
 export function ls(args: string[]): Promise<number> {
   return runCommand(async () => {
-    const { values } = parseCommand(args, USAGE, 0, { json: { type: "boolean" } });
+    const { values } = parseCommand(args, USAGE, { ...STORE_FLAGS, json: { type: "boolean" } }, 0);
     const state = await withFlagStore(values, readState);
     const records = [...state.records.values()].map((s) => s.record).sort((a, b) =>
       compareIp(parseIp(a.ip), parseIp(b.ip))

@@ -1,13 +1,13 @@
 /** `anchor pool set NAMESPACE RANGES` and `anchor pool ls`. */
 import { countRanges, formatRange } from "../../ip/mod.ts";
 import { parsePool, POOL_PREFIX, poolKey } from "../../ipam/mod.ts";
-import { parseCommand, print, subcommands, UsageError, withFlagStore } from "../cli.ts";
+import { parseCommand, print, STORE_FLAGS, subcommands, UsageError, withFlagStore } from "../../cli.ts";
 
-const USAGE = "pool set NAMESPACE RANGES | pool ls [--json] [STORE FLAGS]";
+const USAGE = "anchor pool set NAMESPACE RANGES | anchor pool ls [--json] [STORE FLAGS]";
 
 /** Stores a pool after checking it with the same parser ADD uses, so a bad item is refused here, not at ADD. */
 async function set(args: string[]): Promise<number> {
-  const { values, positionals: [namespace, ranges] } = parseCommand(args, USAGE, 2);
+  const { values, positionals: [namespace, ranges] } = parseCommand(args, USAGE, STORE_FLAGS, 2);
   if (!/^[^\s/,]+$/.test(namespace)) {
     throw new UsageError(USAGE, `${JSON.stringify(namespace)} is not a namespace name`);
   }
@@ -22,7 +22,7 @@ async function set(args: string[]): Promise<number> {
 }
 
 async function list(args: string[]): Promise<number> {
-  const { values } = parseCommand(args, USAGE, 0, { json: { type: "boolean" } });
+  const { values } = parseCommand(args, USAGE, { ...STORE_FLAGS, json: { type: "boolean" } }, 0);
   const kvs = await withFlagStore(values, (store) => store.list(POOL_PREFIX));
   const pools = kvs.map((kv) => {
     const namespace = kv.key.slice(POOL_PREFIX.length);
@@ -47,4 +47,4 @@ async function list(args: string[]): Promise<number> {
 }
 
 /** `pool set` and `pool ls`. */
-export const pool = subcommands("pool", USAGE, { set, ls: list });
+export const pool = subcommands("anchor pool", USAGE, { set, ls: list });
