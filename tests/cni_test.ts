@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { binDir, runPlugin } from "./lib/plugin.ts";
 import { parseResult, type Result, toVersion } from "../mod/cni/result.ts";
-import { parseCniArgs } from "../mod/cni/env.ts";
+import { checkIfname, parseCniArgs } from "../mod/cni/env.ts";
+import { ifnameProblem } from "../mod/links/names.ts";
 import { SUPPORTED_VERSIONS } from "../mod/cni/version.ts";
 import { PROGRAM_VERSION, ROLE_NAMES, ROLES } from "../mod/role.ts";
 
@@ -86,6 +87,20 @@ Deno.test("every command answers a usage mistake with its own usage line on stde
 
 Deno.test("each registered role module names itself as the registry does", async () => {
   for (const name of ROLE_NAMES) assert.equal((await ROLES[name]()).role.name, name);
+});
+
+Deno.test("one interface-name rule: checkIfname throws (code 4) exactly when ifnameProblem names a problem", () => {
+  const good = ["eth0", "acr00", "x".repeat(15), "é".repeat(7) + "x", "in1.2", "a-b_c"];
+  const bad = ["", ".", "..", "a/b", "a:b", "a b", "a\tb", "x".repeat(16), "é".repeat(8)];
+  for (const name of good) {
+    assert.equal(ifnameProblem(name), "", name);
+    checkIfname(name);
+  }
+  for (const name of bad) {
+    const problem = ifnameProblem(name);
+    assert.notEqual(problem, "", JSON.stringify(name));
+    assert.throws(() => checkIfname(name), (e: any) => e.code === 4 && e.details === problem);
+  }
 });
 
 Deno.test("PROGRAM_VERSION matches deno.json", () => {

@@ -1,4 +1,5 @@
 import { CniError, ErrorCode } from "./errors.ts";
+import { ifnameProblem } from "../links/names.ts";
 
 /** The CNI_* environment of one invocation, validated for its verb. */
 export interface CniEnv {
@@ -66,17 +67,12 @@ export function readEnv(env: Record<string, string | undefined>, knownArgs = KNO
   return out;
 }
 
-/** The kernel's own rules for an interface name, which the spec repeats. */
+/**
+ * Refuses a CNI_IFNAME the kernel would refuse (the rule: mod/links's {@link ifnameProblem}).
+ * @throws CniError code 4 (invalid environment), the reason in `details`
+ */
 export function checkIfname(name: string): void {
-  const problem = !name
-    ? "it is empty"
-    : new TextEncoder().encode(name).length > 15
-    ? "it is longer than 15 bytes"
-    : name === "." || name === ".."
-    ? "it may not be . or .."
-    : /[/:\s]/.test(name)
-    ? "it may not contain '/', ':' or whitespace"
-    : "";
+  const problem = ifnameProblem(name);
   if (problem) {
     throw new CniError(ErrorCode.InvalidEnvironment, `invalid CNI_IFNAME ${JSON.stringify(name)}`, problem);
   }

@@ -1,8 +1,8 @@
 /**
- * Name rules shared by the links codec and the DSL: Kubernetes object names, label values and
- * interface names. Each returns "" for a good name, or why it is not.
+ * Name rules shared by the CNI environment, the plugin configs, the links codec and the DSL:
+ * Kubernetes object names, label values and interface names. Each returns "" for a good name, or
+ * why it is not; mod/cni's checkIfname is the thrower over {@link ifnameProblem}.
  */
-import { checkIfname } from "../cni/env.ts";
 
 /** RFC 1123 label (namespaces, node and pod names in the DSL): a-z 0-9 '-', alphanumeric ends, <= 63. */
 export function dnsLabelProblem(s: string): string {
@@ -41,21 +41,15 @@ export function labelValueProblem(s: string): string {
   return "";
 }
 
-const ifnameVerdicts = new Map<string, string>();
-
-/** The kernel's interface name rules (<= 15 bytes, not . or .., no '/', ':' or whitespace). */
+/**
+ * The kernel's rules for an interface name (dev_valid_name, net/core/dev.c), which the CNI spec
+ * repeats for CNI_IFNAME: at most 15 bytes (IFNAMSIZ - 1), not "." or "..", no '/', ':' or
+ * whitespace.
+ */
 export function ifnameProblem(s: string): string {
-  let verdict = ifnameVerdicts.get(s);
-  if (verdict !== undefined) return verdict;
-  try {
-    checkIfname(s);
-    verdict = "";
-  } catch (e) {
-    // checkIfname is the one statement of the rule; its CniError carries the reason in details.
-    verdict = (e as { details?: string }).details || String(e);
-  }
-  // Topologies reuse a few names thousands of times; the bound keeps a fuzzer from growing it forever.
-  if (ifnameVerdicts.size > 4096) ifnameVerdicts.clear();
-  ifnameVerdicts.set(s, verdict);
-  return verdict;
+  if (!s) return "it is empty";
+  if (new TextEncoder().encode(s).length > 15) return "it is longer than 15 bytes";
+  if (s === "." || s === "..") return "it may not be . or ..";
+  if (/[/:\s]/.test(s)) return "it may not contain '/', ':' or whitespace";
+  return "";
 }

@@ -3,7 +3,7 @@
  * every problem naming its field (CNI code 7).
  */
 import { configError, type Dns, type NetConf } from "../cni/mod.ts";
-import { checkIfname } from "../cni/env.ts";
+import { ifnameProblem } from "../links/names.ts";
 import { type Cidr, parseCidrOrReason } from "../ip/mod.ts";
 
 /** macvlan modes by their config names; "" is the original's spelling of the default. */
@@ -57,10 +57,12 @@ export function loadOctopusConf(netConf: NetConf): OctopusConf {
     if (typeof cidr === "string") {
       throw configError(`octopus[${JSON.stringify(subnet)}]`, `is not a subnet (${cidr})`);
     }
-    if (typeof master !== "string" || !validIfname(master)) {
+    if (typeof master !== "string" || ifnameProblem(master)) {
       throw configError(
         `octopus[${JSON.stringify(subnet)}]`,
-        `must name a master interface, got ${JSON.stringify(master)}`,
+        `must name a master interface, got ${JSON.stringify(master)}${
+          typeof master === "string" ? ` (${ifnameProblem(master)})` : ""
+        }`,
       );
     }
     masters.push({ subnet, cidr, master });
@@ -94,13 +96,4 @@ export function loadOctopusConf(netConf: NetConf): OctopusConf {
     ipam: ipam as OctopusConf["ipam"],
     dns: netConf.dns as Dns | undefined,
   };
-}
-
-function validIfname(name: string): boolean {
-  try {
-    checkIfname(name);
-    return true;
-  } catch {
-    return false;
-  }
 }

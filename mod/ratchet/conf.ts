@@ -4,7 +4,7 @@
  * fields, validated once, every problem naming its field (CNI code 7).
  */
 import { configError, type NetConf } from "../cni/mod.ts";
-import { checkIfname } from "../cni/env.ts";
+import { ifnameProblem } from "../links/names.ts";
 import { parseIpOrReason } from "../ip/mod.ts";
 import { type StoreSettings, StoreSettingsError, storeSettingsFromConfig } from "../store/mod.ts";
 
@@ -100,12 +100,11 @@ export function loadRatchetConf(netConf: NetConf): RatchetConf {
     throw e;
   }
   const parentInterface = optionalString(netConf, "parent_interface") ?? "";
-  if (parentInterface) {
-    try {
-      checkIfname(parentInterface);
-    } catch {
-      throw configError("parent_interface", `is not an interface name: ${JSON.stringify(parentInterface)}`);
-    }
+  if (parentInterface && ifnameProblem(parentInterface)) {
+    throw configError(
+      "parent_interface",
+      `is not an interface name: ${JSON.stringify(parentInterface)} (${ifnameProblem(parentInterface)})`,
+    );
   }
   const parentAddress = optionalString(netConf, "parent_address") ?? "";
   if (parentAddress) {
