@@ -71,6 +71,13 @@ async function defaultRoutes(ns: string): Promise<string[]> {
 Deno.test("install in a node namespace: shims take the masters' addresses, config and binaries written; uninstall restores", async () => {
   await using lab = await OctopusLab.create(1);
   await addressNode(lab);
+  // The gateway has talked to the node, so it holds the master's MAC for 10.0.1.8.
+  await sh("ip", "netns", "exec", lab.node, "ping", "-c1", "-W2", "10.0.1.1");
+  const lan2 = lab.lans[0].ns;
+  const gatewayEntry = async () =>
+    (await ipJson(lan2, "neigh", "show", "dev", "sw")).find((n: any) => n.dst === "10.0.1.8")?.lladdr;
+  const [master] = await ipJson(lab.node, "link", "show", "eth0.2");
+  assert.equal(await gatewayEntry(), master.address);
   const d = dirs(lab);
   const inst = await installShims(lab, d);
   assert.match(inst.stdout, /created acr00 on eth0\.2 with 10\.0\.1\.8\/24/);
@@ -83,6 +90,10 @@ Deno.test("install in a node namespace: shims take the masters' addresses, confi
   assert.equal(acr00.link, "eth0.2");
   assert.equal(acr01?.link, "eth0.3");
   assert.ok((byName.get("eth0.2") as any).flags.includes("PROMISC"), "master in promiscuous mode");
+  // Ours, plus the macvlan's own: a veth has no unicast filter, so each macvlan child counts one too.
+  assert.equal((byName.get("eth0.2") as any).promiscuity, 2);
+  // install's gratuitous ARPs from the shim, and nothing else from the node, moved the gateway's entry.
+  assert.equal(await gatewayEntry(), acr00.address, "the gateway learnt the shim's MAC");
   assert.equal(byName.has("acr02"), false, "nodeB's item is not ours");
   assert.deepEqual(await addrs(lab.node, "eth0.2"), []);
   assert.deepEqual(await addrs(lab.node, "acr00"), ["10.0.1.8/24"]);
@@ -121,8 +132,9 @@ Deno.test("install in a node namespace: shims take the masters' addresses, confi
   assert.deepEqual(await addrs(lab.node, "eth0.2"), ["10.0.1.8/24"]);
   assert.deepEqual(await addrs(lab.node, "eth0.3"), ["10.0.2.8/24"]);
   assert.deepEqual(await defaultRoutes(lab.node), ["10.0.1.1 eth0.2"]);
-  const [m] = await ipJson(lab.node, "link", "show", "eth0.2");
+  const [m] = await ipJson(lab.node, "-d", "link", "show", "eth0.2");
   assert.ok(!m.flags.includes("PROMISC"), "promiscuous mode restored");
+  assert.equal(m.promiscuity, 0);
   assert.throws(() => Deno.statSync(`${d.conf}/10-anchor.conflist`), Deno.errors.NotFound);
   assert.throws(() => Deno.statSync(d.state), Deno.errors.NotFound);
   const twice = await anchorCmd(lab.node, "uninstall", ...d.flags);

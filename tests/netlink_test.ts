@@ -509,6 +509,31 @@ Deno.test("garp: an announcement leaves the wire and the neighbour learns the MA
   });
 });
 
+Deno.test("promisc: IFF_PROMISC set and cleared by an RTM_NEWLINK change, as ip -j reads it", async () => {
+  await withHandles(["a"], async ([a], [h]) => {
+    h.linkAdd({ kind: "veth", name: "pm0", peer: { name: "pm1" } });
+    const promiscuity = async (dev: string) =>
+      (await ipJson<{ promiscuity: number; flags: string[] }[]>(a, "-d", "link", "show", "dev", dev))[0];
+    assert.equal((await promiscuity("pm0")).promiscuity, 0);
+    assert.equal(h.linkByName("pm0")!.promisc, false);
+    h.linkSetPromisc("pm0", true);
+    const on = await promiscuity("pm0");
+    assert.equal(on.promiscuity, 1);
+    assert.ok(on.flags.includes("PROMISC"));
+    assert.equal(h.linkByName("pm0")!.promisc, true);
+    assert.equal(h.linkByName("pm0")!.up, false, "only the promisc flag changed");
+    assert.equal((await promiscuity("pm1")).promiscuity, 0, "the peer is untouched");
+    // Twice on is still one request (the flag, not a counter), and off clears it.
+    h.linkSetPromisc("pm0", true);
+    assert.equal((await promiscuity("pm0")).promiscuity, 1);
+    h.linkSet("pm0", { up: true, promisc: false });
+    const off = await promiscuity("pm0");
+    assert.equal(off.promiscuity, 0);
+    assert.ok(!off.flags.includes("PROMISC"));
+    assert.ok(off.flags.includes("UP"), "both flags in one change");
+  });
+});
+
 Deno.test("batch: many changes in one exchange; a refused one is reported, the rest applied", async () => {
   await withHandles(["a"], async ([a], [h]) => {
     h.batch(() => {

@@ -97,7 +97,7 @@ export async function install(
       for (const [n, item] of items.entries()) {
         const name = shimName(n);
         const previous = state.shims.find((s) => s.name === name);
-        const record = await ensureShim(h, name, item, previous, n === 0);
+        const record = ensureShim(h, name, item, previous, n === 0);
         state.shims = [...state.shims.filter((s) => s.name !== name), record];
         writeState(opts.stateFile, state);
         report.push(`${previous ? "kept" : "created"} ${name} on ${item.master} with ${record.address}`);

@@ -8,7 +8,6 @@ import { canonicalCidr } from "../ip/mod.ts";
 import type { ClusterNetworkItem } from "./cluster_network.ts";
 import type { SavedRoute, ShimRecord } from "./state.ts";
 
-const IFF_PROMISC = 0x100;
 /** RTPROT_KERNEL: routes the kernel made for an address; they come and go with it. */
 const PROTO_KERNEL = 2;
 
@@ -28,29 +27,6 @@ export class ShimConflictError extends Error {
   }
 }
 
-/** Runs one command with a deadline; the few steps netlink here does not cover (promisc, ping). */
-async function run(cmd: string[], timeoutMs = 3000): Promise<boolean> {
-  try {
-    const child = new Deno.Command(cmd[0], {
-      args: cmd.slice(1),
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    const status = await child.status.finally(() => clearTimeout(timer));
-    return status.success;
-  } catch {
-    return false;
-  }
-}
-
-async function setPromisc(master: string, on: boolean): Promise<void> {
-  if (!(await run(["ip", "link", "set", "dev", master, "promisc", on ? "on" : "off"]))) {
-    throw new Error(`could not turn promiscuous mode ${on ? "on" : "off"} on ${master}`);
-  }
-}
-
 /**
  * Creates (or, on a re-run, adopts) the shim `name` for one CLUSTER_NETWORK item, in the handle's
  * namespace, and returns its record. Steps, each skipped when already done:
@@ -59,16 +35,15 @@ async function setPromisc(master: string, on: boolean): Promise<void> {
  * 3. the item's address moved from the master to the shim, the master's routes recorded first;
  * 4. the subnet routed via the shim; with `takeDefault`, the default route via the gateway too,
  *    when the master had one;
- * 5. a gratuitous ARP and one bounded ping of the gateway, so the switch learns the shim's MAC now
- *    (best effort: a silent gateway does not fail the install).
+ * 5. gratuitous ARPs from the shim, so the switch and the gateway learn its MAC now (best effort).
  */
-export async function ensureShim(
+export function ensureShim(
   h: Handle,
   name: string,
   item: ClusterNetworkItem,
   previous: ShimRecord | undefined,
   takeDefault: boolean,
-): Promise<ShimRecord> {
+): ShimRecord {
   const master = h.linkByName(item.master);
   if (!master) throw new MasterNotFoundError(item.master, item.node);
   const address = `${item.ip}/${item.prefix}`;
@@ -78,14 +53,14 @@ export async function ensureShim(
     address,
     movedAddress: false,
     masterRoutes: [],
-    promiscBefore: (master.flags & IFF_PROMISC) !== 0,
+    promiscBefore: master.promisc,
   };
 
   let shim = h.linkByName(name);
   if (shim && (shim.kind !== "macvlan" || shim.parentIndex !== master.index)) {
     throw new ShimConflictError(name, item.master, shim.kind ? `a ${shim.kind}` : "another device");
   }
-  if (!record.promiscBefore) await setPromisc(item.master, true);
+  if (!record.promiscBefore) h.linkSetPromisc(master.index, true);
   if (!master.up) h.linkSetUp(master.index);
   if (!shim) {
     h.linkAdd({ kind: "macvlan", name, master: master.index, mode: "bridge", up: true });
@@ -115,12 +90,15 @@ export async function ensureShim(
     }
   }
 
-  try {
-    h.garp(shim.index, item.ip);
-  } catch {
-    // Announcing is a courtesy to the switch; the shim works without it.
+  // The switch learns the shim's MAC from any frame it sends: announce the address as a request
+  // (arping -U) and as a reply (arping -A), since some neighbours update their caches only on one.
+  for (const op of ["request", "reply"] as const) {
+    try {
+      h.garp(shim.index, item.ip, { op });
+    } catch {
+      // Announcing is a courtesy to the switch and the gateway; the shim works without it.
+    }
   }
-  if (item.gateway) await run(["ping", "-c1", "-W1", "-I", name, item.gateway], 2500);
   return record;
 }
 
@@ -128,7 +106,7 @@ export async function ensureShim(
  * Undoes {@link ensureShim}: deletes the shim (its address and routes go with it), gives the master
  * its address and routes back, and restores its promiscuous flag. Parts already undone are skipped.
  */
-export async function removeShim(h: Handle, record: ShimRecord): Promise<void> {
+export function removeShim(h: Handle, record: ShimRecord): void {
   const shim = h.linkByName(record.name);
   if (shim && shim.kind === "macvlan") h.linkDel(shim.index);
   const master = h.linkByName(record.master);
@@ -142,7 +120,7 @@ export async function removeShim(h: Handle, record: ShimRecord): Promise<void> {
       if (!isErrno(e, "ENETUNREACH")) throw e;
     }
   }
-  if (!record.promiscBefore) await setPromisc(record.master, false);
+  if (!record.promiscBefore) h.linkSetPromisc(master.index, false);
 }
 
 function hasAddress(h: Handle, link: Link, cidr: string): boolean {

@@ -22,7 +22,7 @@ export async function uninstall(opts: InstallOptions): Promise<string[]> {
     const h = Handle.open();
     try {
       for (const record of [...state.shims].reverse()) {
-        await removeShim(h, record);
+        removeShim(h, record);
         state.shims = state.shims.filter((s) => s !== record);
         writeState(opts.stateFile, state);
         report.push(`removed ${record.name}; ${record.master} has ${record.address} back`);

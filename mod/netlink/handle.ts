@@ -176,6 +176,15 @@ export class Handle {
     this.linkSet(ref, { up: false }, `setting link ${ref} down`);
   }
 
+  /**
+   * Turns promiscuous mode on or off (IFF_PROMISC in an RTM_NEWLINK change, as `ip link set DEV
+   * promisc on|off`). The kernel counts these requests with others (a bridge port, a packet
+   * socket) in `promiscuity`; this sets or clears only ours.
+   */
+  linkSetPromisc(ref: LinkRef, on: boolean): void {
+    this.linkSet(ref, { promisc: on }, `setting promisc ${on ? "on" : "off"} on link ${ref}`);
+  }
+
   /** Sets a link's MTU. */
   linkSetMtu(ref: LinkRef, mtu: number): void {
     this.linkSet(ref, { mtu }, `setting mtu ${mtu} on link ${ref}`);

@@ -15,6 +15,7 @@ import {
   parseAttrs,
 } from "./nl/codec.ts";
 import {
+  IFF_PROMISC,
   IFF_UP,
   IFINFOMSG_LEN,
   IFLA_ADDRESS,
@@ -84,6 +85,8 @@ export interface Link {
   mtu: number;
   /** Administratively up (IFF_UP). */
   up: boolean;
+  /** Promiscuous mode was asked for through this flag (IFF_PROMISC as the kernel reports it to rtnetlink). */
+  promisc: boolean;
   /** The raw IFF_* flags. */
   flags: number;
   /** The bridge (or bond) this link is a port of. */
@@ -149,6 +152,8 @@ export type LinkSpec = VethSpec | MacvlanSpec | VxlanSpec | BridgeSpec;
 /** A change to an existing link; every field is optional. */
 export interface LinkChange {
   up?: boolean;
+  /** IFF_PROMISC on or off, as `ip link set DEV promisc on|off` does. */
+  promisc?: boolean;
   mtu?: number;
   mac?: string;
   name?: string;
@@ -236,12 +241,18 @@ export function linkDelMsg(ref: LinkRef): MessageBuilder {
  */
 export function linkChangeMsg(ref: LinkRef, change: LinkChange): MessageBuilder {
   const b = new MessageBuilder(RTM_NEWLINK, 0);
-  const upBit = change.up === undefined ? 0 : IFF_UP;
+  // ifi_change selects the flags to set; ifi_flags holds their new values (rtnetlink(7)).
+  let flags = 0, mask = 0;
+  for (const [bit, on] of [[IFF_UP, change.up], [IFF_PROMISC, change.promisc]] as const) {
+    if (on === undefined) continue;
+    mask |= bit;
+    if (on) flags |= bit;
+  }
   if (change.name !== undefined) {
     if (typeof ref !== "number") throw new TypeError("a rename needs the link's ifindex");
-    b.ifinfo(ref, change.up ? IFF_UP : 0, upBit).str(IFLA_IFNAME, change.name);
+    b.ifinfo(ref, flags, mask).str(IFLA_IFNAME, change.name);
   } else {
-    ifHeader(b, ref, change.up ? IFF_UP : 0, upBit);
+    ifHeader(b, ref, flags, mask);
   }
   if (change.mtu !== undefined) b.u32(IFLA_MTU, change.mtu);
   if (change.mac !== undefined) b.attr(IFLA_ADDRESS, parseMac(change.mac));
@@ -283,6 +294,7 @@ export function parseLink(m: NlMessage): Link {
     index: head.getInt32(4, true),
     mtu: getU32(a.get(IFLA_MTU)) ?? 0,
     up: (flags & IFF_UP) !== 0,
+    promisc: (flags & IFF_PROMISC) !== 0,
     flags,
   };
   const mac = a.get(IFLA_ADDRESS);

@@ -49,6 +49,8 @@ export const IFADDRMSG_LEN = 8;
 export const RTMSG_LEN = 12;
 
 export const IFF_UP = 0x1;
+/** Receive every frame on the wire (netdevice(7)); the kernel counts requests (`promiscuity`). */
+export const IFF_PROMISC = 0x100;
 
 export const IFLA_ADDRESS = 1;
 export const IFLA_IFNAME = 3;
