@@ -10,13 +10,13 @@ import { ipJson, sh } from "./lib/netns.ts";
 import { OctopusLab, reaches } from "./lib/octopus_lab.ts";
 import { runPlugin } from "./lib/plugin.ts";
 
-const COMMAND = new URL("../mod/install/command.ts", import.meta.url).pathname;
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const CLUSTER =
   "nodeA,eth0.2,10.0.1.8,10.0.1.1,24; nodeA,eth0.3,10.0.2.8,10.0.2.1,24; nodeB,eth0.2,10.0.1.9,10.0.1.1,24";
 
 async function anchorCmd(node: string, verb: string, ...args: string[]) {
   const out = await new Deno.Command("ip", {
-    args: ["netns", "exec", node, Deno.execPath(), "run", "-A", "--quiet", COMMAND, verb, ...args],
+    args: ["netns", "exec", node, Deno.execPath(), "run", "-A", "--quiet", MAIN, "anchor", verb, ...args],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

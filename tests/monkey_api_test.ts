@@ -524,7 +524,8 @@ Deno.test("monkey answers 503 while etcd is down, and recovers", async () => {
   }
 });
 
-const COMMAND = new URL("../mod/monkey/command.ts", import.meta.url).pathname;
+/** `anchor monkey` through main.ts, the role named by the first argument. */
+const COMMAND = [new URL("../main.ts", import.meta.url).pathname, "anchor", "monkey"];
 
 /** A `monkey` process, read line by line, for the flags, the token file and the signals. */
 interface MonkeyProcess {
@@ -537,7 +538,7 @@ interface MonkeyProcess {
 }
 
 function spawnMonkey(args: string[], netns?: string): MonkeyProcess {
-  const argv = ["run", "-A", "--quiet", COMMAND, ...args];
+  const argv = ["run", "-A", "--quiet", ...COMMAND, ...args];
   const cmd = netns
     ? new Deno.Command("ip", {
       args: ["netns", "exec", netns, Deno.execPath(), ...argv],
@@ -583,7 +584,7 @@ Deno.test("monkey refuses a non-loopback address without a token file, before bi
   try {
     for (const listen of ["0.0.0.0:0", ":0", "[::]:0", "192.0.2.10:0"]) {
       const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", "--quiet", COMMAND, "--listen", listen, "--store", `${dir}/store`],
+        args: ["run", "-A", "--quiet", ...COMMAND, "--listen", listen, "--store", `${dir}/store`],
         stdin: "null",
       }).output();
       const stderr = new TextDecoder().decode(out.stderr);
@@ -593,7 +594,7 @@ Deno.test("monkey refuses a non-loopback address without a token file, before bi
     }
     assert.deepEqual([...Deno.readDirSync(dir)], [], "no token file and no store were created");
     const bad = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--quiet", COMMAND, "--listen", "127.0.0.1:99999", "--store", `${dir}/store`],
+      args: ["run", "-A", "--quiet", ...COMMAND, "--listen", "127.0.0.1:99999", "--store", `${dir}/store`],
       stdin: "null",
     }).output();
     assert.equal(bad.code, 1);
@@ -608,7 +609,7 @@ Deno.test("monkey refuses a non-loopback address without a token file, before bi
           "run",
           "-A",
           "--quiet",
-          COMMAND,
+          ...COMMAND,
           "--listen",
           `127.0.0.1:${(taken.addr as Deno.NetAddr).port}`,
           "--store",

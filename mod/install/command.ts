@@ -1,7 +1,4 @@
-/**
- * The `anchor install` and `anchor uninstall` commands, for the anchor role's command table.
- * Run directly (`deno run -A mod/install/command.ts install ...`) for tests and development.
- */
+/** The `anchor install` and `anchor uninstall` commands, for the anchor role's command table. */
 import type { Command } from "../role.ts";
 import { INSTALL_USAGE } from "./usage.ts";
 
@@ -47,19 +44,3 @@ export const uninstallCommand: Command = {
     "undo install: remove our CNI config and the shims, giving each master its address and routes back",
   run: (args) => runWith(args, "uninstall"),
 };
-
-if (import.meta.main) {
-  const [verb, ...rest] = Deno.args;
-  const command = verb === "install" ? installCommand : verb === "uninstall" ? uninstallCommand : undefined;
-  if (!command) {
-    console.error("usage: command.ts install|uninstall [flags]");
-    Deno.exit(2);
-  }
-  try {
-    Deno.exit(await command.run(rest));
-  } catch (e) {
-    // As the role dispatcher does: people get the message, not a stack trace.
-    console.error(`anchor ${verb}: ${(e as Error).message}`);
-    Deno.exit(1);
-  }
-}

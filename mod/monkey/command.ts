@@ -97,8 +97,3 @@ function untilSignal(stop: () => Promise<void>): Promise<void> {
     for (const s of signals) Deno.addSignalListener(s, onSignal);
   });
 }
-
-if (import.meta.main) {
-  // A development entry for manual runs: `deno run -A mod/monkey/command.ts --store /tmp/s`.
-  Deno.exit(await monkeyCommand.run(Deno.args));
-}
