@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { ClusterNetworkError, parseClusterNetwork, renderConflist } from "../mod/install/mod.ts";
+import { ROLE_NAMES } from "../mod/role.ts";
 import { openStore } from "../mod/store/mod.ts";
 import { ipJson, sh } from "./lib/netns.ts";
 import { OctopusLab, reaches } from "./lib/octopus_lab.ts";
@@ -110,7 +111,7 @@ Deno.test("install in a node namespace: shims take the masters' addresses, confi
     store: d.store,
     node_ips: ["10.0.1.8", "10.0.2.8"],
   });
-  for (const name of ["ratchet", "anchor", "octopus", "ratchet-child"]) {
+  for (const name of ROLE_NAMES) {
     assert.ok(Deno.statSync(`${d.bin}/${name}`).isFile, name);
   }
   assert.equal(Deno.readLinkSync(`${d.bin}/octopus`), "ratchet");

@@ -5,6 +5,7 @@
  * processes (tests/lib/plugin.ts), so our plugins meet exactly the calls a runtime makes.
  */
 import { runPlugin } from "./plugin.ts";
+import { isRoleName } from "../../mod/role.ts";
 
 export interface Conflist {
   cniVersion: string;
@@ -51,7 +52,7 @@ async function call(
 
 /** Our plugins run through the launchers; Debian's from /usr/lib/cni, as CNI_PATH would find them. */
 function pathOf(type: string): string {
-  return ["ratchet", "anchor", "octopus", "ratchet-child"].includes(type) ? type : `/usr/lib/cni/${type}`;
+  return isRoleName(type) ? type : `/usr/lib/cni/${type}`;
 }
 
 /** libcni's version probe: stdin `{"cniVersion":…}` only, dummy netns and ifname. */
