@@ -125,13 +125,20 @@ export function subcommands(
     });
 }
 
-/** Left-aligned columns two spaces apart, the header first; empty cells show as "-". */
-export function table(header: string[], rows: string[][]): string {
-  const all = [header, ...rows.map((r) => r.map((c) => c || "-"))];
-  const widths = header.map((_, i) => Math.max(...all.map((r) => r[i].length)));
-  return all.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join("  ")).join(
-    "\n",
-  );
+/**
+ * Left-aligned columns two spaces apart, the header first, then with `rule` a line of dashes under
+ * it; an empty cell shows as `empty` ("-" unless given).
+ */
+export function table(
+  header: string[],
+  rows: string[][],
+  opts: { rule?: boolean; empty?: string } = {},
+): string {
+  const body = rows.map((r) => r.map((c) => c || (opts.empty ?? "-")));
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+  return [line(header), ...(opts.rule ? [line(widths.map((w) => "-".repeat(w)))] : []), ...body.map(line)]
+    .join("\n");
 }
 
 /** Prints JSON or a table, as `--json` asks. */

@@ -160,7 +160,8 @@ async function up(keep: boolean): Promise<number> {
       ]);
     }
     say("");
-    say(table(["pod", "node", "plugin", "interfaces", "ping", "result"], rows));
+    const { table } = await import("../cli.ts");
+    say(table(["pod", "node", "plugin", "interfaces", "ping", "result"], rows, { rule: true, empty: "" }));
     say("");
     if (keep) {
       await save();
@@ -337,10 +338,4 @@ async function pingFrom(ns: string, target: string): Promise<boolean> {
     await new Promise((r) => setTimeout(r, 250));
   }
   return false;
-}
-
-function table(head: string[], rows: string[][]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
-  return [line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }

@@ -3,8 +3,8 @@
  * every store command takes (mod/cli.ts), and, for status, ratchet's links as monkey shows them.
  */
 import { parseCommand, runCommand, STORE_FLAGS, withFlagStore } from "../cli.ts";
+import { STORE_USAGE } from "./main.ts";
 
-const STORE_USAGE = "[--store DIR | --etcd-endpoints URLS [--etcd-*-file F]]";
 const USAGE = {
   apply: `ratchet apply FILE [--prune] ${STORE_USAGE}`,
   status: `ratchet status [FILE] ${STORE_USAGE}`,

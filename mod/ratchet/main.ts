@@ -1,7 +1,8 @@
 import { demoCommand } from "../demo/command.ts";
 import type { Role } from "../role.ts";
 
-const STORE_FLAGS = "[--store DIR | --etcd-endpoints URLS [--etcd-*-file F]]";
+/** The store flags as usage lines show them. */
+export const STORE_USAGE = "[--store DIR | --etcd-endpoints URLS [--etcd-*-file F]]";
 
 /** `ratchet`: the CNI plugin, and the topology commands of the DSL. Everything loads when used. */
 export const role: Role = {
@@ -20,12 +21,12 @@ export const role: Role = {
       run: async (args) => (await import("../../dsl/cli.ts")).renderCommand(args),
     },
     apply: {
-      usage: `apply FILE [--prune] ${STORE_FLAGS}`,
+      usage: `apply FILE [--prune] ${STORE_USAGE}`,
       summary: "write a topology's nodes, pods, links, pools and gateways into the store",
       run: async (args) => (await import("./cli.ts")).apply(args),
     },
     status: {
-      usage: `status [FILE] ${STORE_FLAGS}`,
+      usage: `status [FILE] ${STORE_USAGE}`,
       summary:
         "show what apply owns in the store and which links are up; with FILE, exit 1 when the store differs from it",
       run: async (args) => (await import("./cli.ts")).status(args),
