@@ -67,7 +67,8 @@ export function parseCommand(
   try {
     parsed = parseArgs({ args, options: flags, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new UsageError(usage, (e as Error).message);
+    // node's advice on positionals that start with '-' helps no one who mistyped a flag.
+    throw new UsageError(usage, (e as Error).message.replace(/\. To specify a positional argument.*$/s, ""));
   }
   const n = parsed.positionals.length;
   const [min, max] = typeof positionals === "number"
