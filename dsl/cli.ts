@@ -50,10 +50,7 @@ function guarded(run: () => Promise<number>): Promise<number> {
 /** `ratchet lint [--format text|json] FILE...`: compiler-style diagnostics, exit 1 on any error. */
 export function lintCommand(argv: string[]): Promise<number> {
   return guarded(async () => {
-    const { values, positionals } = parseCommand(argv, USAGE.lint, { format: { type: "string" } }, [
-      1,
-      Infinity,
-    ]);
+    const { values, positionals } = parseCommand(argv, USAGE.lint, { format: { type: "string" } }, [1]);
     const format = (values.format as string | undefined) ?? "text";
     if (format !== "text" && format !== "json") {
       throw new UsageError(USAGE.lint, `unknown format "${format}"`);

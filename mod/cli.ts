@@ -54,14 +54,15 @@ export class UsageError extends Error {
  * is given, a different number of arguments are usage errors.
  *
  * @param usage the command line shown with a usage error
- * @param positionals how many arguments the command takes, or `[min, max]`; any number when absent
+ * @param positionals how many arguments the command takes, or `[min, max]` (`[min]`: no limit); any
+ *   number when absent
  * @throws UsageError
  */
 export function parseCommand(
   args: string[],
   usage: string,
   flags: Flags = {},
-  positionals?: number | [number, number],
+  positionals?: number | [min: number, max?: number],
 ): ParsedCommand {
   let parsed;
   try {
@@ -71,12 +72,21 @@ export function parseCommand(
     throw new UsageError(usage, (e as Error).message.replace(/\. To specify a positional argument.*$/s, ""));
   }
   const n = parsed.positionals.length;
-  const [min, max] = typeof positionals === "number"
+  const [min, max = Infinity] = typeof positionals === "number"
     ? [positionals, positionals]
-    : positionals ?? [0, Infinity];
+    : positionals ?? [0];
   if (n < min || n > max) {
-    const want = min === max ? `${min}` : max === Infinity ? `at least ${min}` : `${min} to ${max}`;
-    throw new UsageError(usage, `expected ${want} argument${want === "1" ? "" : "s"}, got ${n}`);
+    const want = min === max
+      ? `${min}`
+      : max === Infinity
+      ? `at least ${min}`
+      : min === 0
+      ? `at most ${max}`
+      : `${min} to ${max}`;
+    throw new UsageError(
+      usage,
+      `expected ${want} argument${(max === Infinity ? min : max) === 1 ? "" : "s"}, got ${n}`,
+    );
   }
   return { values: parsed.values as Values, positionals: parsed.positionals };
 }
