@@ -2,12 +2,12 @@
 import type { Command } from "../role.ts";
 import type { Store } from "../store/mod.ts";
 
-const USAGE = "anchor monkey [--listen 127.0.0.1:8964] [--store DIR | --etcd-endpoints URLS " +
+const USAGE = "monkey [--listen 127.0.0.1:8964] [--store DIR | --etcd-endpoints URLS " +
   "[--etcd-cert-file F --etcd-key-file F --etcd-ca-cert-file F]] [--token-file F]";
 
 /** The `anchor monkey` subcommand; it loads the server only when run. */
 export const monkeyCommand: Command = {
-  usage: USAGE.slice("anchor ".length),
+  usage: USAGE,
   summary: "serve the web UI and JSON API for pools, gateways, allocations and links (writes need the token)",
   run: async (args) => (await import("../cli.ts")).runCommand(() => runMonkey(args)),
 };
@@ -23,7 +23,7 @@ async function runMonkey(args: string[]): Promise<number> {
   const { defaultTokenFile, loadOrCreateToken } = await import("./token.ts");
   const { startMonkey } = await import("./server.ts");
 
-  const { values } = parseCommand(args, USAGE, {
+  const { values } = parseCommand(args, `anchor ${USAGE}`, {
     ...STORE_FLAGS,
     listen: { type: "string" },
     "token-file": { type: "string" },
