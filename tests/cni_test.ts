@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { binDir, runPlugin } from "./lib/plugin.ts";
-import { parseResult, type Result, toVersion } from "../mod/cni/result.ts";
+import { convertResult, parseResult, type Result, toVersion } from "../mod/cni/result.ts";
 import { checkIfname, parseCniArgs } from "../mod/cni/env.ts";
 import { ifnameProblem } from "../mod/links/names.ts";
 import { SUPPORTED_VERSIONS } from "../mod/cni/version.ts";
 import { PROGRAM_VERSION, ROLE_NAMES, ROLES } from "../mod/role.ts";
 
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const ADD_ENV = { command: "ADD", containerId: "c0ffee", netns: "/proc/self/ns/net", ifname: "eth0" };
 
 Deno.test("VERSION answers under every role name, with no config on stdin", async () => {
@@ -114,7 +115,7 @@ const errorCases: { what: string; call: Parameters<typeof runPlugin>[1]; code: n
   { what: "a JSON array", call: { ...ADD_ENV, conf: "[1,2]" }, code: 6 },
   {
     what: "an unsupported version",
-    call: { ...ADD_ENV, conf: { cniVersion: "0.2.0", name: "n", type: "anchor" } },
+    call: { ...ADD_ENV, conf: { cniVersion: "0.5.0", name: "n", type: "anchor" } },
     code: 1,
   },
   {
@@ -222,7 +223,7 @@ const errorCases: { what: string; call: Parameters<typeof runPlugin>[1]; code: n
     what: "a prevResult in an unsupported version",
     call: {
       ...ADD_ENV,
-      conf: { cniVersion: "1.1.0", name: "n", type: "anchor", prevResult: { cniVersion: "0.1.0" } },
+      conf: { cniVersion: "1.1.0", name: "n", type: "anchor", prevResult: { cniVersion: "0.0.9" } },
     },
     code: 1,
   },
@@ -259,19 +260,71 @@ const full: Result = {
   dns: { nameservers: ["10.0.0.10"], search: ["svc.cluster.local"] },
 };
 
-Deno.test("results convert down to every version and read back the same", () => {
+Deno.test("results convert down to every version with libcni's rules, and read back", () => {
   for (const v of SUPPORTED_VERSIONS) {
     const out = toVersion(full, v) as any;
     assert.equal(out.cniVersion, v);
+    assert.deepEqual(out.dns, full.dns, "DNS survives in every version");
+    const back = parseResult(JSON.parse(JSON.stringify(out)));
+    if (v === "0.1.0" || v === "0.2.0") {
+      // types040 convertTo02x: the first address of each family, routes by family with dst and gw only.
+      assert.deepEqual(out, {
+        cniVersion: v,
+        ip4: { ip: "10.0.1.5/24", gateway: "10.0.1.1", routes: [{ dst: "0.0.0.0/0", gw: "10.0.1.1" }] },
+        ip6: { ip: "fd00::5/64" },
+        dns: full.dns,
+      });
+      assert.deepEqual(back.ips, [{ address: "10.0.1.5/24", gateway: "10.0.1.1" }, {
+        address: "fd00::5/64",
+      }]);
+      assert.deepEqual(back.routes, [{ dst: "0.0.0.0/0", gw: "10.0.1.1" }]);
+      assert.equal(back.interfaces, undefined);
+      continue;
+    }
     const old = v.startsWith("0.");
     assert.deepEqual(out.ips.map((ip: any) => ip.version), old ? ["4", "6"] : [undefined, undefined]);
-    assert.equal(out.interfaces[0].mtu, v === "1.1.0" ? 1400 : undefined);
-    assert.equal(out.routes[0].priority, v === "1.1.0" ? 10 : undefined);
-    const back = parseResult(JSON.parse(JSON.stringify(out)));
+    // types100 convertTo04x keeps name, mac and sandbox; 1.0.0 and 1.1.0 share one type, so all survive.
+    assert.equal(out.interfaces[0].mtu, old ? undefined : 1400);
+    assert.equal(out.interfaces[0].sandbox, "/run/netns/x");
+    // Routes are copied whole by every converter but the one to 0.2.0.
+    assert.equal(out.routes[0].priority, 10);
     assert.deepEqual(back.ips, full.ips);
     assert.deepEqual(back.dns, full.dns);
     assert.equal(back.interfaces?.[1].name, "in1");
   }
+});
+
+Deno.test("a 0.2.0 result (a prevResult or a delegate's answer) reads up into every later version", () => {
+  const raw = {
+    cniVersion: "0.2.0",
+    ip4: { ip: "10.1.0.2/16", gateway: "10.1.0.1", routes: [{ dst: "0.0.0.0/0" }] },
+    ip6: { ip: "fd00::2/64", routes: [{ dst: "::/0", gw: "fd00::1" }] },
+    dns: { nameservers: ["10.1.0.10"] },
+  };
+  assert.deepEqual(convertResult(raw, "0.4.0"), {
+    cniVersion: "0.4.0",
+    ips: [{ version: "4", address: "10.1.0.2/16", gateway: "10.1.0.1" }, {
+      version: "6",
+      address: "fd00::2/64",
+    }],
+    routes: [{ dst: "0.0.0.0/0" }, { dst: "::/0", gw: "fd00::1" }],
+    dns: { nameservers: ["10.1.0.10"] },
+  });
+  assert.deepEqual(convertResult(raw, "1.1.0"), {
+    cniVersion: "1.1.0",
+    ips: [{ address: "10.1.0.2/16", gateway: "10.1.0.1" }, { address: "fd00::2/64" }],
+    routes: [{ dst: "0.0.0.0/0" }, { dst: "::/0", gw: "fd00::1" }],
+    dns: { nameservers: ["10.1.0.10"] },
+  });
+  assert.deepEqual(convertResult(raw, "0.1.0"), { ...raw, cniVersion: "0.1.0" }, "down again, nothing lost");
+});
+
+Deno.test("a result with no address cannot be written as 0.1.0 or 0.2.0 (code 1), as in libcni", () => {
+  const r = { cniVersion: "1.0.0", interfaces: [{ name: "in1" }] };
+  for (const v of ["0.1.0", "0.2.0"]) {
+    assert.throws(() => convertResult(r, v), (e: any) => e.code === 1 && /no IP address/.test(e.message));
+  }
+  assert.deepEqual(convertResult(r, "0.3.0"), { cniVersion: "0.3.0", interfaces: [{ name: "in1" }] });
 });
 
 Deno.test("a 0.3.1 result with ip versions reads into the 1.1.0 shape", () => {
@@ -389,13 +442,31 @@ Deno.test("delegate exec runs Debian's loopback and bridge+host-local plugins in
   }
 });
 
-Deno.test("a config without cniVersion (older than the field) is read as 0.3.0, not refused", async () => {
-  const store = Deno.makeTempDirSync({ prefix: "rt-cni-store-" });
-  try {
-    const r = await runPlugin("anchor", { ...ADD_ENV, conf: { name: "n", type: "anchor", store } });
-    assert.equal(r.json?.cniVersion, "0.3.0", r.stdout);
-    assert.notEqual(r.json.code, 1, "the version was accepted; what fails is the missing subnet annotation");
-  } finally {
-    Deno.removeSync(store, { recursive: true });
-  }
-});
+for (const [what, version] of [["without cniVersion", undefined], ['with "cniVersion": ""', ""]] as const) {
+  Deno.test(`a config ${what} is 0.1.0, as libcni reads it: anchor answers in the 0.1.0 shape`, async () => {
+    const store = Deno.makeTempDirSync({ prefix: "rt-cni-store-" });
+    try {
+      const seed = (...args: string[]) =>
+        sh([Deno.execPath(), "run", "-A", "--quiet", MAIN, "anchor", ...args, "--store", store]);
+      await seed("pool", "set", "default", "10.0.1.[5-9]");
+      await seed("gw", "set", "10.0.1.0/24", "10.0.1.1");
+      const conf = {
+        ...(version === undefined ? {} : { cniVersion: version }),
+        name: "n1",
+        type: "anchor",
+        ipam: { type: "anchor", store },
+        args: { cni: { "cni.anchor.org/subnet": "10.0.1.0/24" } },
+        dns: { nameservers: ["10.0.1.53"] },
+      };
+      const r = await runPlugin("anchor", { ...ADD_ENV, conf });
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.deepEqual(r.json, {
+        cniVersion: "0.1.0",
+        ip4: { ip: "10.0.1.5/24", gateway: "10.0.1.1", routes: [{ dst: "0.0.0.0/0", gw: "10.0.1.1" }] },
+        dns: { nameservers: ["10.0.1.53"] },
+      });
+    } finally {
+      Deno.removeSync(store, { recursive: true });
+    }
+  });
+}

@@ -173,3 +173,91 @@ Deno.test("a libcni-style runtime: ratchet sends an ineligible pod to Debian's b
     }
   }).finally(() => Deno.removeSync(dir, { recursive: true }));
 });
+
+/** anchor's pool and gateway for 10.0.2.0/24 in a file store, through the `anchor` commands. */
+async function seedAnchor(store: string): Promise<void> {
+  const main = new URL("../main.ts", import.meta.url).pathname;
+  const anchor = (...args: string[]) =>
+    sh(Deno.execPath(), "run", "-A", "--quiet", main, "anchor", ...args, "--store", store);
+  await anchor("pool", "set", "default", "10.0.2.[20-29]");
+  await anchor("gw", "set", "10.0.2.0/24", "10.0.2.1");
+}
+
+/**
+ * Each of our plugins first in a conflist with no cniVersion, Debian's tuning after it. libcni
+ * writes "" into every plugin's config and reads each result as 0.1.0; tuning only takes a
+ * prevResult of that type ("result type supports [0.1.0 0.2.0]").
+ */
+const versionless: { plugin: string; first: (dir: string) => Record<string, unknown>; ip: RegExp }[] = [
+  {
+    plugin: "anchor",
+    first: (dir) => ({
+      type: "anchor",
+      ipam: { type: "anchor", store: `${dir}/store` },
+      args: { cni: { "cni.anchor.org/subnet": "10.0.2.0/24" } },
+    }),
+    ip: /^10\.0\.2\.20\/24$/,
+  },
+  {
+    plugin: "octopus",
+    first: (dir) => ({
+      type: "octopus",
+      octopus: { "10.0.2.0/24": "eth0.2" },
+      ipam: { type: "anchor", store: `${dir}/store` },
+      args: { cni: { "cni.anchor.org/subnet": "10.0.2.0/24" } },
+    }),
+    ip: /^10\.0\.2\.20\/24$/,
+  },
+  {
+    plugin: "ratchet",
+    first: (dir) => ({
+      type: "ratchet",
+      store: `${dir}/ratchet`,
+      kubernetes: { node_name: "node01" },
+      parent_interface: "lo",
+      parent_address: "127.0.0.1",
+      delegate: {
+        type: "bridge",
+        bridge: "cni0",
+        isGateway: true,
+        ipam: { type: "host-local", subnet: "10.88.0.0/24", dataDir: `${dir}/hl` },
+      },
+    }),
+    ip: /^10\.88\.0\.\d+\/24$/,
+  },
+];
+
+for (const c of versionless) {
+  Deno.test(`a libcni-style runtime: a conflist without cniVersion, ${c.plugin} then Debian's tuning, in the 0.1.0 shape`, async () => {
+    const dir = Deno.makeTempDirSync({ prefix: "rt-runtime-v010-" });
+    await withTempNetns(["rnode", "rlan"], async ([node, lan]) => {
+      await sh("ip", "-n", lan, "link", "add", "m0", "type", "veth", "peer", "name", "eth0.2", "netns", node);
+      await sh("ip", "-n", node, "link", "set", "eth0.2", "up");
+      await sh("ip", "-n", lan, "link", "set", "m0", "up");
+      await seedAnchor(`${dir}/store`);
+      const list: Conflist = {
+        name: "legacy",
+        plugins: [c.first(dir), { type: "tuning", sysctl: { "net.ipv4.conf.lo.arp_notify": "1" } }],
+      };
+      const pod = await startPod(node);
+      try {
+        const rt = { containerId: "c0ffee", netns: pod.netns, ifname: "eth0", cniArgs: CNI_ARGS, node };
+        const result = await addNetworkList(list, rt);
+        assert.equal(result.cniVersion, "0.1.0", JSON.stringify(result));
+        assert.match(result.ip4.ip, c.ip, JSON.stringify(result));
+        assert.equal(result.ips, undefined, "no 0.3.0 fields in a 0.1.0 result");
+        const tuned = await sh(
+          "nsenter",
+          `--net=${pod.netns}`,
+          "cat",
+          "/proc/sys/net/ipv4/conf/lo/arp_notify",
+        );
+        assert.equal(tuned.trim(), "1", "tuning read our 0.1.0 result and ran");
+        await delNetworkList(list, rt, result);
+        await delNetworkList(list, rt, result);
+      } finally {
+        await pod.stop();
+      }
+    }).finally(() => Deno.removeSync(dir, { recursive: true }));
+  });
+}

@@ -6,6 +6,7 @@ export { execPlugin, type ExecRequest, findPlugin, supportedVersions } from "./e
 export { configureLog, log, type LogLevel } from "./log.ts";
 export {
   appendResult,
+  convertResult,
   type Dns,
   type Interface,
   type IpConfig,
@@ -25,4 +26,11 @@ export {
   readStdin,
   versionInfo,
 } from "./skel.ts";
-export { compareVersions, CURRENT_VERSION, isSupportedVersion, SUPPORTED_VERSIONS } from "./version.ts";
+export {
+  compareVersions,
+  configVersion,
+  CURRENT_VERSION,
+  isSupportedVersion,
+  SUPPORTED_VERSIONS,
+  UNVERSIONED,
+} from "./version.ts";

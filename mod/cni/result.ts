@@ -51,7 +51,13 @@ export interface Result {
   dns?: Dns;
 }
 
-/** Reads a result (a prevResult, or a delegate's stdout) written in any supported version. */
+/**
+ * Reads a result (a prevResult, or a delegate's stdout) written in any supported version into the
+ * newest shape: 0.1.0/0.2.0's `ip4`/`ip6` (each with its routes) become `ips` and `routes`, as
+ * libcni's types040 convertFrom02x does; 0.3.x/0.4.0's per-address `version` is dropped, as
+ * types100 convertFrom04x does.
+ * @throws CniError 1 for an unsupported `cniVersion`, 6 for a malformed field.
+ */
 export function parseResult(raw: unknown, what = "result"): Result {
   if (!raw || typeof raw !== "object" || Array.isArray(raw)) {
     throw new CniError(ErrorCode.DecodingFailure, `${what} is not a JSON object`);
@@ -66,16 +72,35 @@ export function parseResult(raw: unknown, what = "result"): Result {
     );
   }
   const out: Result = { cniVersion: version };
-  if (r.interfaces !== undefined) out.interfaces = arrayOf<Interface>(r.interfaces, `${what}.interfaces`);
-  if (r.ips !== undefined) {
-    out.ips = arrayOf<IpConfig & { version?: string }>(r.ips, `${what}.ips`).map(({ version: _, ...ip }) => {
-      if (typeof ip.address !== "string") {
-        throw new CniError(ErrorCode.DecodingFailure, `${what}.ips[].address is missing`);
+  if (compareVersions(version, "0.3.0") < 0) {
+    const ips: IpConfig[] = [], routes: Route[] = [];
+    for (const family of ["ip4", "ip6"]) {
+      const ipc = r[family] as { ip?: unknown; gateway?: unknown; routes?: unknown } | undefined | null;
+      if (ipc === undefined || ipc === null) continue;
+      if (typeof ipc !== "object" || typeof ipc.ip !== "string") {
+        throw new CniError(ErrorCode.DecodingFailure, `${what}.${family}.ip is missing`);
       }
-      return ip;
-    });
+      ips.push(
+        prune({ address: ipc.ip, gateway: typeof ipc.gateway === "string" ? ipc.gateway : undefined }),
+      );
+      if (ipc.routes !== undefined) routes.push(...arrayOf<Route>(ipc.routes, `${what}.${family}.routes`));
+    }
+    if (ips.length) out.ips = ips;
+    if (routes.length) out.routes = routes;
+  } else {
+    if (r.interfaces !== undefined) out.interfaces = arrayOf<Interface>(r.interfaces, `${what}.interfaces`);
+    if (r.ips !== undefined) {
+      out.ips = arrayOf<IpConfig & { version?: string }>(r.ips, `${what}.ips`).map(
+        ({ version: _, ...ip }) => {
+          if (typeof ip.address !== "string") {
+            throw new CniError(ErrorCode.DecodingFailure, `${what}.ips[].address is missing`);
+          }
+          return ip;
+        },
+      );
+    }
+    if (r.routes !== undefined) out.routes = arrayOf<Route>(r.routes, `${what}.routes`);
   }
-  if (r.routes !== undefined) out.routes = arrayOf<Route>(r.routes, `${what}.routes`);
   if (r.dns !== undefined && r.dns !== null) out.dns = r.dns as Dns;
   return out;
 }
@@ -86,31 +111,82 @@ function arrayOf<T>(v: unknown, what: string): T[] {
   return v.map((x) => ({ ...x })) as T[];
 }
 
-/** Writes a result as a plugin that speaks `version` would, dropping what that version does not know. */
+/**
+ * Writes a result as a plugin that speaks `version` would, with libcni's converters' rules
+ * (containernetworking/cni pkg/types/040 and 100):
+ *
+ * | to              | interfaces                          | ips                                  | routes                                   |
+ * | --------------- | ----------------------------------- | ------------------------------------ | ---------------------------------------- |
+ * | 1.0.0, 1.1.0    | every field                         | as they are                          | every field                              |
+ * | 0.3.0 - 0.4.0   | name, mac, sandbox                  | each gets `version` "4" or "6"       | every field                              |
+ * | 0.1.0, 0.2.0    | dropped                             | the first IPv4 as `ip4`, the first IPv6 as `ip6` | dst and gw, under the ip4/ip6 of the route's family (dropped when that family has no address) |
+ *
+ * DNS is kept in every version.
+ * @throws CniError 1 when the result has no address to write in the 0.1.0/0.2.0 shape, which needs
+ *   one ("cannot convert: no valid IP addresses" in libcni).
+ */
 export function toVersion(result: Result, version: string): Record<string, unknown> {
-  const modern = compareVersions(version, "1.1.0") >= 0;
+  if (compareVersions(version, "0.3.0") < 0) return toVersion02x(result, version);
+  const modern = compareVersions(version, "1.0.0") >= 0;
   const out: Record<string, unknown> = { cniVersion: version };
   if (result.interfaces?.length) {
-    out.interfaces = result.interfaces.map((i) => {
-      const { mtu, socketPath, pciID, ...base } = i;
-      return modern ? prune({ ...base, mtu, socketPath, pciID }) : prune(base);
-    });
-  }
-  if (result.ips?.length) {
-    const withFamily = compareVersions(version, "1.0.0") < 0;
-    out.ips = result.ips.map((ip) =>
-      prune(withFamily ? { version: ip.address.includes(":") ? "6" : "4", ...ip } : { ...ip })
+    out.interfaces = result.interfaces.map((i) =>
+      modern ? prune({ ...i }) : prune({ name: i.name, mac: i.mac, sandbox: i.sandbox })
     );
   }
-  if (result.routes?.length) {
-    out.routes = result.routes.map((r) => modern ? prune({ ...r }) : prune({ dst: r.dst, gw: r.gw }));
+  if (result.ips?.length) {
+    out.ips = result.ips.map((ip) =>
+      prune(modern ? { ...ip } : { version: isIpv6(ip.address) ? "6" : "4", ...ip })
+    );
   }
-  if (
-    result.dns && Object.values(result.dns).some((v) => v !== undefined && (!Array.isArray(v) || v.length))
-  ) {
-    out.dns = prune({ ...result.dns });
-  }
+  if (result.routes?.length) out.routes = result.routes.map((r) => prune({ ...r }));
+  if (hasDns(result.dns)) out.dns = prune({ ...result.dns });
   return out;
+}
+
+/** The 0.1.0/0.2.0 shape, as types040 convertTo02x writes it. */
+function toVersion02x(result: Result, version: string): Record<string, unknown> {
+  const out: Record<string, unknown> = { cniVersion: version };
+  const byFamily: Record<"ip4" | "ip6", { ip: string; gateway?: string; routes?: Route[] } | undefined> = {
+    ip4: undefined,
+    ip6: undefined,
+  };
+  for (const ip of result.ips ?? []) {
+    const family = isIpv6(ip.address) ? "ip6" : "ip4";
+    byFamily[family] ??= prune({ ip: ip.address, gateway: ip.gateway });
+  }
+  if (!byFamily.ip4 && !byFamily.ip6) {
+    throw new CniError(
+      ErrorCode.IncompatibleVersion,
+      `cannot write the result in CNI version ${version}: it has no IP address`,
+      "results before 0.3.0 carry an ip4 or ip6 address and nothing else; use cniVersion 0.3.0 or later",
+    );
+  }
+  for (const r of result.routes ?? []) {
+    const ipc = byFamily[isIpv6(r.dst) ? "ip6" : "ip4"];
+    if (ipc) (ipc.routes ??= []).push(prune({ dst: r.dst, gw: r.gw }));
+  }
+  if (byFamily.ip4) out.ip4 = byFamily.ip4;
+  if (byFamily.ip6) out.ip6 = byFamily.ip6;
+  if (hasDns(result.dns)) out.dns = prune({ ...result.dns });
+  return out;
+}
+
+/**
+ * Converts a result, as a delegate or an earlier plugin in a chain printed it, to `version`: what
+ * libcni's `GetAsVersion` does. Meta plugins pass their delegate's result on through this.
+ * @throws CniError as parseResult and toVersion do.
+ */
+export function convertResult(raw: unknown, version: string, what = "result"): Record<string, unknown> {
+  return toVersion(parseResult(raw, what), version);
+}
+
+function isIpv6(address: string): boolean {
+  return address.includes(":");
+}
+
+function hasDns(dns?: Dns): dns is Dns {
+  return !!dns && Object.values(dns).some((v) => v !== undefined && (!Array.isArray(v) || v.length));
 }
 
 function prune<T extends object>(o: T): T {

@@ -4,6 +4,7 @@ import { configureLog, log } from "./log.ts";
 import { parseResult, type Result, toVersion } from "./result.ts";
 import {
   compareVersions,
+  configVersion,
   CURRENT_VERSION,
   isSupportedVersion,
   SUPPORTED_VERSIONS,
@@ -97,9 +98,9 @@ export async function invoke<C>(
   try {
     if (env.CNI_COMMAND === "VERSION") return { stdout: versionInfo(), code: 0 };
     const netConf = decodeConf(stdin);
-    // Configs older than the field (ratchet-cni's own sample has none) are read in the oldest
-    // version spoken here, rather than refused: the closest answer to what their runtimes expect.
-    netConf.cniVersion ??= SUPPORTED_VERSIONS[0];
+    // No version, or "" (libcni writes a version-less conflist's "" into each plugin's config), is
+    // 0.1.0, as libcni reads it: the runtime then expects the result in the 0.1.0 shape.
+    netConf.cniVersion = configVersion(netConf.cniVersion) as string;
     if (typeof netConf.cniVersion === "string") cniVersion = netConf.cniVersion;
     if (!isSupportedVersion(netConf.cniVersion)) {
       throw new CniError(

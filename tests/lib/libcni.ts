@@ -8,7 +8,8 @@ import { runPlugin } from "./plugin.ts";
 import { isRoleName } from "../../mod/role.ts";
 
 export interface Conflist {
-  cniVersion: string;
+  /** Absent in a version-less conflist: libcni then writes "" into each plugin's config. */
+  cniVersion?: string;
   name: string;
   plugins: Record<string, unknown>[];
 }
@@ -35,7 +36,34 @@ function pluginConf(
   plugin: Record<string, unknown>,
   prevResult?: unknown,
 ): Record<string, unknown> {
-  return { ...plugin, cniVersion: list.cniVersion, name: list.name, ...(prevResult ? { prevResult } : {}) };
+  return {
+    ...plugin,
+    cniVersion: list.cniVersion ?? "",
+    name: list.name,
+    ...(prevResult ? { prevResult } : {}),
+  };
+}
+
+/** libcni's ConfigDecoder: an empty or missing version is 0.1.0. */
+function confVersion(list: Conflist): string {
+  return list.cniVersion || "0.1.0";
+}
+
+/** The result types libcni has: a plugin's result must be in the type of the config's version. */
+const RESULT_TYPES = [["0.1.0", "0.2.0"], ["0.3.0", "0.3.1", "0.4.0"], ["1.0.0", "1.1.0"]];
+
+/** What libcni's version.NewResult refuses: a result whose version is not of the config version's type. */
+function checkResultVersion(type: string, list: Conflist, result: any): void {
+  const supported = RESULT_TYPES.find((t) => t.includes(confVersion(list)))!;
+  if (!supported.includes(result?.cniVersion)) {
+    throw new PluginError(
+      type,
+      -1,
+      `result type supports [${supported.join(" ")}] but unmarshalled CNIVersion is ${
+        JSON.stringify(result?.cniVersion)
+      }`,
+    );
+  }
 }
 
 async function call(
@@ -58,13 +86,13 @@ function pathOf(type: string): string {
 /** libcni's version probe: stdin `{"cniVersion":…}` only, dummy netns and ifname. */
 export async function probeVersions(list: Conflist, node?: string): Promise<void> {
   for (const plugin of list.plugins) {
-    const info = await call(plugin, "VERSION", { cniVersion: list.cniVersion }, {
+    const info = await call(plugin, "VERSION", { cniVersion: confVersion(list) }, {
       node,
       netns: "dummy",
       ifname: "dummy",
     });
-    if (!info.supportedVersions?.includes(list.cniVersion)) {
-      throw new PluginError(String(plugin.type), 1, `does not support ${list.cniVersion}`);
+    if (!info.supportedVersions?.includes(confVersion(list))) {
+      throw new PluginError(String(plugin.type), 1, `does not support ${confVersion(list)}`);
     }
   }
 }
@@ -73,7 +101,10 @@ export async function probeVersions(list: Conflist, node?: string): Promise<void
 export async function addNetworkList(list: Conflist, rt: RuntimeConf): Promise<any> {
   await probeVersions(list, rt.node);
   let result: unknown;
-  for (const plugin of list.plugins) result = await call(plugin, "ADD", pluginConf(list, plugin, result), rt);
+  for (const plugin of list.plugins) {
+    result = await call(plugin, "ADD", pluginConf(list, plugin, result), rt);
+    checkResultVersion(String(plugin.type), list, result);
+  }
   return result;
 }
 
