@@ -99,13 +99,21 @@ async function run(req: ExecRequest): Promise<{ stdout: string; stderr: string }
   };
   const started = performance.now();
   const [program, ...args] = [...(req.wrapper ?? []), binary];
-  const child = new Deno.Command(program, { args, env, stdin: "piped", stdout: "piped", stderr: "piped" })
-    .spawn();
+  // detached: the plugin leads a process group of its own (setsid), so that a timeout kills
+  // everything it started (its IPAM plugin, their children) and not only the direct child.
+  const child = new Deno.Command(program, {
+    args,
+    env,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    detached: true,
+  }).spawn();
   const timer = setTimeout(() => {
     try {
-      child.kill("SIGKILL");
+      Deno.kill(-child.pid, "SIGKILL");
     } catch {
-      // it exited just now
+      // the whole group exited just now
     }
   }, timeoutMs);
   let output: Deno.CommandOutput;

@@ -4,6 +4,7 @@ export { checkIfname, checkNetnsPath, type CniEnv, KNOWN_ARGS, parseCniArgs, rea
 export { type ValidAttachment, validAttachments } from "./gc.ts";
 export { execPlugin, type ExecRequest, findPlugin, supportedVersions } from "./exec.ts";
 export { configureLog, log, type LogLevel } from "./log.ts";
+export { checkNoExecLoop } from "./nesting.ts";
 export {
   appendResult,
   convertResult,

@@ -1,6 +1,7 @@
 import { CniError, ErrorCode, toCniError } from "./errors.ts";
 import { type CniEnv, KNOWN_ARGS, readEnv } from "./env.ts";
 import { configureLog, log } from "./log.ts";
+import { checkNoExecLoop } from "./nesting.ts";
 import { parseResult, type Result, toVersion } from "./result.ts";
 import {
   compareVersions,
@@ -125,6 +126,7 @@ export async function invoke<C>(
       base: { role, container: cniEnv.containerId || undefined },
     });
     log.debug(`${cniEnv.command} start`, { netns: cniEnv.netns, ifname: cniEnv.ifname });
+    checkNoExecLoop(role, netConf);
     const conf = await plugin.loadConf(netConf, cniEnv);
     const inv = { conf, netConf, env: cniEnv };
     let stdout = "";
