@@ -479,8 +479,15 @@ Deno.test("in process, as octopus calls it: anchorIpam binds the verbs and throw
       type: "octopus",
     } as never;
     const ipam = await anchorIpam(netConf, env);
-    const result = await ipam.add();
+    const { result, reused } = await ipam.add();
     assert.deepEqual(result.ips, [{ address: "10.0.1.2/24", gateway: "10.0.1.1" }]);
+    assert.equal(reused, false, "the first ADD made the allocation");
+    const again = await ipam.add();
+    assert.deepEqual(
+      [again.result.ips, again.reused],
+      [result.ips, true],
+      "a repeated ADD says it made nothing",
+    );
     assert.equal((await records(s.store)).get("inproc")![6], "octonet");
     await ipam.del();
     assert.equal((await records(s.store)).size, 0);

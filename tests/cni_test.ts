@@ -319,12 +319,26 @@ Deno.test("a 0.2.0 result (a prevResult or a delegate's answer) reads up into ev
   assert.deepEqual(convertResult(raw, "0.1.0"), { ...raw, cniVersion: "0.1.0" }, "down again, nothing lost");
 });
 
-Deno.test("a result with no address cannot be written as 0.1.0 or 0.2.0 (code 1), as in libcni", () => {
-  const r = { cniVersion: "1.0.0", interfaces: [{ name: "in1" }] };
+Deno.test("a result with no address is written as 0.1.0/0.2.0 with its version and DNS only", () => {
+  const r = { cniVersion: "1.0.0", interfaces: [{ name: "in1" }], dns: { nameservers: ["10.0.0.10"] } };
   for (const v of ["0.1.0", "0.2.0"]) {
-    assert.throws(() => convertResult(r, v), (e: any) => e.code === 1 && /no IP address/.test(e.message));
+    assert.deepEqual(convertResult(r, v), { cniVersion: v, dns: { nameservers: ["10.0.0.10"] } });
   }
-  assert.deepEqual(convertResult(r, "0.3.0"), { cniVersion: "0.3.0", interfaces: [{ name: "in1" }] });
+  assert.deepEqual(convertResult(r, "0.3.0").interfaces, [{ name: "in1" }]);
+});
+
+Deno.test("Debian's loopback labels its later-shaped result 0.1.0: what it reports is read all the same", () => {
+  const r = parseResult({
+    cniVersion: "0.1.0",
+    interfaces: [{ name: "lo", mac: "00:00:00:00:00:00", sandbox: "/run/netns/p" }],
+    ips: [{ interface: 0, address: "127.0.0.1/8" }, { interface: 0, address: "::1/128" }],
+    dns: {},
+  });
+  assert.deepEqual(toVersion(r, "0.1.0"), {
+    cniVersion: "0.1.0",
+    ip4: { ip: "127.0.0.1/8" },
+    ip6: { ip: "::1/128" },
+  });
 });
 
 Deno.test("a 0.3.1 result with ip versions reads into the 1.1.0 shape", () => {

@@ -159,3 +159,44 @@ Deno.test("octopus forwards GC to anchor: allocations of attachments that are go
   assert.equal(gc.code, 0, gc.stdout + gc.stderr);
   assert.deepEqual(await allocations(`${lab.tmp}/store`), ["10.0.1.20"]);
 });
+
+Deno.test("octopus + anchor: a retried ADD fails EEXIST and its rollback leaves the live ADD's address; a second interface gets another", async () => {
+  await using lab = await OctopusLab.create(1);
+  await seedStore(`${lab.tmp}/store`);
+  const conf = anchorConf(lab, "10.0.1.0/24");
+  const c1 = { cniArgs: ARGS("web-0"), containerId: "c1", ifname: "eth0" };
+  const first = await lab.octopus("ADD", 0, conf, c1);
+  assert.equal(first.code, 0, first.stdout + first.stderr);
+  assert.equal(first.json.ips[0].address, "10.0.1.20/24");
+
+  const retry = await lab.octopus("ADD", 0, conf, c1);
+  assert.equal(retry.json?.code, 101, retry.stdout + retry.stderr);
+  assert.equal(retry.json.details, "EEXIST");
+  assert.deepEqual(await allocations(`${lab.tmp}/store`), ["10.0.1.20"], "c1 still holds its address");
+
+  const c2 = await lab.octopus("ADD", 0, conf, { cniArgs: ARGS("web-0"), containerId: "c2", ifname: "net1" });
+  assert.equal(c2.code, 0, c2.stdout + c2.stderr);
+  assert.equal(c2.json.ips[0].address, "10.0.1.21/24", "c2 gets an address of its own");
+  assert.deepEqual(await allocations(`${lab.tmp}/store`), ["10.0.1.20", "10.0.1.21"]);
+  const addrs = async (ifname: string) =>
+    (await ipJson(lab.pods[0], "addr", "show", ifname))[0].addr_info
+      .filter((a: any) => a.family === "inet").map((a: any) => `${a.local}/${a.prefixlen}`);
+  assert.deepEqual(await addrs("eth0"), ["10.0.1.20/24"], "the first ADD's interface is untouched");
+  assert.deepEqual(await addrs("net1"), ["10.0.1.21/24"]);
+});
+
+Deno.test("octopus + anchor: a failure after a fresh allocation releases it and removes the link (no leak)", async () => {
+  await using lab = await OctopusLab.create(1);
+  await seedStore(`${lab.tmp}/store`);
+  // The pod's default route via a gateway outside its subnet cannot be added: the ADD fails after
+  // the allocation and the macvlan were made, so both are undone.
+  const conf = anchorConf(lab, "10.0.1.0/24", {
+    args: {
+      cni: { "cni.anchor.org/subnet": "10.0.1.0/24", "cni.anchor.org/routes": "10.9.0.0/16,10.7.7.7" },
+    },
+  });
+  const r = await lab.octopus("ADD", 0, conf, { cniArgs: ARGS("web-0") });
+  assert.equal(r.json?.code, 101, r.stdout + r.stderr);
+  assert.deepEqual(await allocations(`${lab.tmp}/store`), [], "the fresh allocation is released");
+  assert.deepEqual((await ipJson(lab.pods[0], "link", "show")).map((l: any) => l.ifname), ["lo"]);
+});

@@ -7,8 +7,8 @@
  * ```ts
  * const { anchorIpam } = await import("../anchor/plugin.ts");
  * const ipam = await anchorIpam(netConf, env);   // netConf.ipam is anchor's section
- * const result = await ipam.add();               // ips, routes, dns; no interfaces
- * // on a later failure, or for DEL:
+ * const { result, reused } = await ipam.add();   // ips, routes, dns; no interfaces
+ * // on a later failure (only when !reused: a held address belongs to the ADD that made it), or for DEL:
  * await ipam.del();
  * ```
  */
@@ -40,14 +40,24 @@ import { ipamResult } from "./result.ts";
  */
 export const anchorPlugin: Plugin<AnchorConf> = {
   loadConf: (netConf, env) => mapped(() => Promise.resolve(loadAnchorConf(netConf, env))),
-  add: (inv) => mapped(() => add(inv)),
+  add: (inv) => mapped(async () => (await add(inv)).result),
   del: (inv) => mapped(() => del(inv)),
   check: (inv) => mapped(() => check(inv)),
   gc: (inv) => mapped(() => gc(inv)),
   status: (inv) => mapped(() => status(inv)),
 };
 
-async function add({ conf, netConf, env }: Invocation<AnchorConf>): Promise<Result> {
+/** What ADD did: the result, and whether the address was already held (a repeated ADD) rather than made now. */
+export interface AnchorAdd {
+  result: Result;
+  /**
+   * True when the container's interface already held the address: this ADD created nothing, so a
+   * caller rolling back its own failure must not release it (the ADD that made it is still live).
+   */
+  reused: boolean;
+}
+
+async function add({ conf, netConf, env }: Invocation<AnchorConf>): Promise<AnchorAdd> {
   const pod = await podInfo(conf, env);
   const net = podNetwork(pod);
   return await withStore(conf.store, async (store) => {
@@ -78,7 +88,7 @@ async function add({ conf, netConf, env }: Invocation<AnchorConf>): Promise<Resu
       pod: pod.name,
       attempts: a.attempts,
     });
-    return ipamResult(netConf.cniVersion, a, net, conf);
+    return { result: ipamResult(netConf.cniVersion, a, net, conf), reused: a.reused };
   });
 }
 
@@ -150,8 +160,11 @@ function sameAddress(a: string, b: string): boolean {
 
 /** anchor bound to one invocation's config and environment, for a main plugin calling it in process. */
 export interface AnchorIpam {
-  /** Allocates (or returns the held) address: an IPAM result with ips, routes and dns. */
-  add(): Promise<Result>;
+  /**
+   * Allocates (or returns the held) address: an IPAM result with ips, routes and dns, and whether
+   * the address was already held, in which case a rollback of the caller's ADD must leave it.
+   */
+  add(): Promise<AnchorAdd>;
   /** Releases the address; succeeds when there is nothing to release. */
   del(): Promise<void>;
   /** Compares the store with `netConf.prevResult`; throws CniError 105 on a difference. */
@@ -170,7 +183,7 @@ export async function anchorIpam(netConf: NetConf, env: CniEnv): Promise<AnchorI
   const conf = await anchorPlugin.loadConf(netConf, env);
   const inv = { conf, netConf, env };
   return {
-    add: () => anchorPlugin.add(inv),
+    add: () => mapped(() => add(inv)),
     del: () => anchorPlugin.del(inv),
     check: () => anchorPlugin.check(inv),
     gc: () => anchorPlugin.gc!(inv),

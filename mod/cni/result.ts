@@ -72,7 +72,10 @@ export function parseResult(raw: unknown, what = "result"): Result {
     );
   }
   const out: Result = { cniVersion: version };
-  if (compareVersions(version, "0.3.0") < 0) {
+  // Debian's plugins (loopback, 1.1.1) label a result in the later shape "0.1.0"; that shape is read
+  // whatever the label, so nothing they report is lost.
+  const legacy = compareVersions(version, "0.3.0") < 0 && r.ips === undefined && r.interfaces === undefined;
+  if (legacy) {
     const ips: IpConfig[] = [], routes: Route[] = [];
     for (const family of ["ip4", "ip6"]) {
       const ipc = r[family] as { ip?: unknown; gateway?: unknown; routes?: unknown } | undefined | null;
@@ -121,9 +124,9 @@ function arrayOf<T>(v: unknown, what: string): T[] {
  * | 0.3.0 - 0.4.0   | name, mac, sandbox                  | each gets `version` "4" or "6"       | every field                              |
  * | 0.1.0, 0.2.0    | dropped                             | the first IPv4 as `ip4`, the first IPv6 as `ip6` | dst and gw, under the ip4/ip6 of the route's family (dropped when that family has no address) |
  *
- * DNS is kept in every version.
- * @throws CniError 1 when the result has no address to write in the 0.1.0/0.2.0 shape, which needs
- *   one ("cannot convert: no valid IP addresses" in libcni).
+ * DNS is kept in every version. A result with no address is written as 0.1.0/0.2.0 with only its
+ * version and DNS, where libcni's converter refuses it ("no valid IP addresses"): the ADD has been
+ * done by then, and libcni reads such a result (Debian's loopback answers one) without complaint.
  */
 export function toVersion(result: Result, version: string): Record<string, unknown> {
   if (compareVersions(version, "0.3.0") < 0) return toVersion02x(result, version);
@@ -155,13 +158,6 @@ function toVersion02x(result: Result, version: string): Record<string, unknown> 
     const family = isIpv6(ip.address) ? "ip6" : "ip4";
     byFamily[family] ??= prune({ ip: ip.address, gateway: ip.gateway });
   }
-  if (!byFamily.ip4 && !byFamily.ip6) {
-    throw new CniError(
-      ErrorCode.IncompatibleVersion,
-      `cannot write the result in CNI version ${version}: it has no IP address`,
-      "results before 0.3.0 carry an ip4 or ip6 address and nothing else; use cniVersion 0.3.0 or later",
-    );
-  }
   for (const r of result.routes ?? []) {
     const ipc = byFamily[isIpv6(r.dst) ? "ip6" : "ip4"];
     if (ipc) (ipc.routes ??= []).push(prune({ dst: r.dst, gw: r.gw }));
@@ -175,7 +171,7 @@ function toVersion02x(result: Result, version: string): Record<string, unknown> 
 /**
  * Converts a result, as a delegate or an earlier plugin in a chain printed it, to `version`: what
  * libcni's `GetAsVersion` does. Meta plugins pass their delegate's result on through this.
- * @throws CniError as parseResult and toVersion do.
+ * @throws CniError as parseResult does.
  */
 export function convertResult(raw: unknown, version: string, what = "result"): Record<string, unknown> {
   return toVersion(parseResult(raw, what), version);

@@ -47,16 +47,17 @@ export interface RouteFilter {
  * Netlink verbs in one namespace, over one reused socket. All calls are synchronous (a blocking
  * round trip to the kernel); awaiting them is harmless.
  *
+ * Disposable: `using h = Handle.open(...)` closes it when the scope ends, however it ends.
+ *
  * @example
- * const h = Handle.open("/run/netns/pod1");
- * try {
- *   h.linkSetUp("eth0");
- *   h.addrAdd("eth0", "10.0.0.2/24");
- *   h.routeAdd({ dst: "default", gw: "10.0.0.1" });
- * } finally { h.close(); }
+ * using h = Handle.open("/run/netns/pod1");
+ * h.linkSetUp("eth0");
+ * h.addrAdd("eth0", "10.0.0.2/24");
+ * h.routeAdd({ dst: "default", gw: "10.0.0.1" });
  */
-export class Handle {
+export class Handle implements Disposable {
   #batch: BatchItem[] | undefined;
+  #closed = false;
 
   private constructor(readonly netns: Netns, readonly sock: NetlinkSocket) {}
 
@@ -302,9 +303,16 @@ export class Handle {
     this.run(() => sendGratuitousArp(l.index, l.mac!, ip, opts));
   }
 
-  /** Closes the socket and the namespace fd. */
+  /** Closes the socket and the namespace fd; closing again does nothing. */
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     this.sock.close();
     this.netns.close();
+  }
+
+  /** For `using`: the same as {@link close}. */
+  [Symbol.dispose](): void {
+    this.close();
   }
 }

@@ -33,13 +33,27 @@ export function tempIfName(): string {
  */
 export function linkAddInNetns(host: Handle, target: Handle, spec: LinkSpec, opts: MoveInOptions = {}): Link {
   const tmp = tempIfName();
-  const undo: (() => void)[] = [];
+  const failures: unknown[] = [];
+  using undo = new DisposableStack();
+  /** Defers an undo step; one that fails is kept for the error, since the original error must stay the one thrown. */
+  const defer = (step: () => void) =>
+    undo.defer(() => {
+      try {
+        step();
+      } catch (u) {
+        if (!isNotFound(u)) failures.push(u);
+      }
+    });
   try {
     const created = { ...spec, name: tmp, up: false };
+    // Where the new link is now: the host until it has moved, then the target by index.
+    let made: { in: Handle; ref: string | number } | undefined;
+    defer(() => made && made.in.linkDel(made.ref));
     let direct = opts.via !== "move";
     if (direct) {
       try {
         host.linkAdd({ ...created, nsFd: target.nsFd });
+        made = { in: target, ref: tmp };
       } catch (e) {
         const errno = (e as { errno?: string }).errno;
         if (errno !== "EOPNOTSUPP" && errno !== "EINVAL") throw e;
@@ -48,29 +62,21 @@ export function linkAddInNetns(host: Handle, target: Handle, spec: LinkSpec, opt
     }
     if (!direct) {
       host.linkAdd(created);
-      undo.push(() => host.linkDel(tmp));
+      made = { in: host, ref: tmp };
       host.linkSetNetnsFd(tmp, target);
-      undo.pop();
+      made = { in: target, ref: tmp };
     }
-    undo.push(() => target.linkDel(tmp));
-    const made = target.linkByName(tmp);
-    if (!made) throw new Error(`${spec.kind} ${tmp} vanished from the target namespace after creation`);
-    undo.pop();
-    undo.push(() => target.linkDel(made.index));
-    target.linkRename(made.index, spec.name);
-    if (spec.up) target.linkSetUp(made.index);
-    const link = target.linkByIndex(made.index);
+    const found = target.linkByName(tmp);
+    if (!found) throw new Error(`${spec.kind} ${tmp} vanished from the target namespace after creation`);
+    made = { in: target, ref: found.index };
+    target.linkRename(found.index, spec.name);
+    if (spec.up) target.linkSetUp(found.index);
+    const link = target.linkByIndex(found.index);
     if (!link) throw new Error(`${spec.kind} ${spec.name} vanished from the target namespace`);
+    undo.move(); // made: nothing to undo
     return link;
   } catch (e) {
-    const failures: unknown[] = [];
-    for (const step of undo.reverse()) {
-      try {
-        step();
-      } catch (u) {
-        if (!isNotFound(u)) failures.push(u);
-      }
-    }
+    undo.dispose();
     // The original error stays the one thrown (its errno is what callers map); a failed undo
     // rides along rather than being printed, since plugins must not write to stdout.
     if (failures.length && e instanceof Error) Object.assign(e, { rollbackFailures: failures });

@@ -8,13 +8,23 @@ import type { OctopusConf } from "./config.ts";
 
 type Verb = "ADD" | "DEL" | "CHECK" | "GC" | "STATUS";
 
-async function runIpam(inv: Invocation<OctopusConf>, command: Verb): Promise<Result | undefined> {
+/** IPAM ADD's answer, and whether this ADD made the allocation (false: it was already held). */
+export interface IpamAdd {
+  result: Result;
+  created: boolean;
+}
+
+async function runIpam(inv: Invocation<OctopusConf>, command: "ADD"): Promise<IpamAdd>;
+async function runIpam(inv: Invocation<OctopusConf>, command: Exclude<Verb, "ADD">): Promise<void>;
+async function runIpam(inv: Invocation<OctopusConf>, command: Verb): Promise<IpamAdd | void> {
   if (inv.conf.ipam.type === "anchor") {
     const { anchorIpam } = await import("../anchor/plugin.ts");
     const anchor = await anchorIpam(inv.netConf, inv.env);
     switch (command) {
-      case "ADD":
-        return await anchor.add();
+      case "ADD": {
+        const { result, reused } = await anchor.add();
+        return { result, created: !reused };
+      }
       case "DEL":
         return void await anchor.del();
       case "CHECK":
@@ -32,12 +42,19 @@ async function runIpam(inv: Invocation<OctopusConf>, command: Verb): Promise<Res
   const req = { plugin: inv.conf.ipam.type, conf, env: inv.env };
   // An IPAM plugin older than CNI 1.1 has no STATUS (Debian's host-local); it is then always available.
   if (command === "STATUS" && !(await supportedVersions(req)).includes("1.1.0")) return undefined;
-  return await execPlugin({ ...req, command });
+  const result = await execPlugin({ ...req, command });
+  // An exec'd IPAM plugin cannot say whether it made the allocation now; the reference ones
+  // (host-local, static) refuse a second ADD for the same container and interface instead of
+  // returning the held address, so an answer here is one this ADD made.
+  if (command === "ADD") return { result: result!, created: true };
 }
 
-/** IPAM ADD: the addresses, routes and DNS for the pod. */
-export async function ipamAdd(inv: Invocation<OctopusConf>): Promise<Result> {
-  return (await runIpam(inv, "ADD"))!;
+/**
+ * IPAM ADD: the addresses, routes and DNS for the pod, and whether this ADD made the allocation
+ * (a repeated ADD gets anchor's held address back, which its rollback must leave alone).
+ */
+export async function ipamAdd(inv: Invocation<OctopusConf>): Promise<IpamAdd> {
+  return await runIpam(inv, "ADD");
 }
 
 /** IPAM DEL: releases the pod's allocation; an allocation that is already gone is not an error. */

@@ -19,18 +19,19 @@ import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamStatus } from "./ipam.ts";
 import { chooseMaster } from "./master.ts";
 import { subnetAnnotation } from "./pod.ts";
 
-/** Undo steps, run newest first; each is pushed right after the step it undoes. */
-type Undo = () => void | Promise<void>;
-
-async function unwind(undo: Undo[]): Promise<void> {
-  for (const step of undo.reverse()) {
+/**
+ * A rollback step for the ADD's AsyncDisposableStack: it runs on failure, newest first; one that
+ * fails is logged and the unwinding goes on, so the remaining steps still free what they can and
+ * the ADD's own error is what the caller sees.
+ */
+function undoStep(what: string, step: () => unknown): () => Promise<void> {
+  return async () => {
     try {
       await step();
     } catch (e) {
-      // Keep unwinding: the remaining steps still free what they can; the first error is what the caller sees.
-      log.warn("rollback step failed", { error: (e as Error).message });
+      log.warn("rollback step failed", { step: what, error: (e as Error).message });
     }
-  }
+  };
 }
 
 /** The master's link in the node's namespace, refusing one that is absent or down. */
@@ -47,56 +48,53 @@ async function add({ conf, netConf, env }: Invocation<OctopusConf>): Promise<Res
   // A pod for a LAN this node does not serve is refused before anything is allocated.
   if (subnet) chooseMaster(conf.masters, { subnet });
 
-  const undo: Undo[] = [];
-  const handles: Handle[] = [];
-  try {
-    const ipam = await ipamAdd(inv);
-    undo.push(() => ipamDel(inv));
-    if (!ipam.ips?.length) throw new NoAddressError(conf.ipam.type);
-    const entry = chooseMaster(conf.masters, { subnet, addresses: ipam.ips.map((ip) => ip.address) });
+  // Opened first, so they are closed last (after the rollback below has used them), however ADD ends.
+  using host = Handle.open();
+  using pod = Handle.open(env.netns);
+  // Each step's undo is deferred right after the step succeeds; on success the stack is moved out
+  // and nothing is undone. Only what this ADD created is ever undone.
+  await using rollback = new AsyncDisposableStack();
 
-    const host = Handle.open();
-    handles.push(host);
-    const pod = Handle.open(env.netns);
-    handles.push(pod);
-    const master = usableMaster(host, entry);
+  const ipam = await ipamAdd(inv);
+  // A repeated ADD (a runtime's retry) gets back the address the first, still live, ADD holds:
+  // its failure must not release it.
+  if (ipam.created) rollback.defer(undoStep("IPAM DEL", () => ipamDel(inv)));
+  const ips = ipam.result.ips ?? [];
+  if (!ips.length) throw new NoAddressError(conf.ipam.type);
+  const entry = chooseMaster(conf.masters, { subnet, addresses: ips.map((ip) => ip.address) });
+  const master = usableMaster(host, entry);
 
-    // Created under a temporary name inside the pod, then renamed: the requested name never
-    // exists in the node's namespace, where it could clash with a real interface.
-    const link = linkAddInNetns(host, pod, {
-      kind: "macvlan",
-      name: env.ifname,
-      master: master.index,
-      mode: conf.mode,
-      ...(conf.mtu ? { mtu: conf.mtu } : {}),
-    });
-    undo.push(() => pod.linkDel(link.index));
-    // As the original: the pod answers ARP for addresses it routes, which a macvlan peer may ask it.
-    pod.sysctlSet(`net/ipv4/conf/${env.ifname}/proxy_arp`, 1);
+  // Created under a temporary name inside the pod, then renamed: the requested name never
+  // exists in the node's namespace, where it could clash with a real interface.
+  const link = linkAddInNetns(host, pod, {
+    kind: "macvlan",
+    name: env.ifname,
+    master: master.index,
+    mode: conf.mode,
+    ...(conf.mtu ? { mtu: conf.mtu } : {}),
+  });
+  rollback.defer(undoStep("delete the macvlan", () => pod.linkDel(link.index)));
+  // As the original: the pod answers ARP for addresses it routes, which a macvlan peer may ask it.
+  pod.sysctlSet(`net/ipv4/conf/${env.ifname}/proxy_arp`, 1);
 
-    const ours: Result = {
-      cniVersion: netConf.cniVersion,
-      interfaces: [{ name: env.ifname, mac: link.mac, mtu: link.mtu, sandbox: env.netns }],
-      ips: ipam.ips.map((ip) => ({ ...ip, interface: 0 })),
-      routes: ipam.routes ?? [],
-      dns: conf.dns ?? ipam.dns,
-    };
-    const configured = configureIface(pod, env.ifname, ours);
-    ours.interfaces![0].mac = configured.mac;
-    log.info("macvlan ready", {
-      master: entry.master,
-      subnet: entry.subnet,
-      ifname: env.ifname,
-      ips: ipam.ips.map((i) => i.address),
-    });
-    // Placed after other plugins in a chain, octopus adds its interface to what they made.
-    return netConf.prevResult ? appendResult(netConf.prevResult, ours) : ours;
-  } catch (e) {
-    await unwind(undo);
-    throw e;
-  } finally {
-    for (const h of handles) h.close();
-  }
+  const ours: Result = {
+    cniVersion: netConf.cniVersion,
+    interfaces: [{ name: env.ifname, mac: link.mac, mtu: link.mtu, sandbox: env.netns }],
+    ips: ips.map((ip) => ({ ...ip, interface: 0 })),
+    routes: ipam.result.routes ?? [],
+    dns: conf.dns ?? ipam.result.dns,
+  };
+  const configured = configureIface(pod, env.ifname, ours);
+  ours.interfaces![0].mac = configured.mac;
+  log.info("macvlan ready", {
+    master: entry.master,
+    subnet: entry.subnet,
+    ifname: env.ifname,
+    ips: ips.map((i) => i.address),
+  });
+  rollback.move(); // done: keep everything
+  // Placed after other plugins in a chain, octopus adds its interface to what they made.
+  return netConf.prevResult ? appendResult(netConf.prevResult, ours) : ours;
 }
 
 async function del({ conf, netConf, env }: Invocation<OctopusConf>): Promise<void> {
@@ -113,24 +111,21 @@ async function del({ conf, netConf, env }: Invocation<OctopusConf>): Promise<voi
 
 /** Deletes the pod's macvlan; a namespace or link that is already gone is success (DEL may repeat). */
 function removeLink(netns: string, ifname: string): void {
-  let pod: Handle;
+  let opened: Handle;
   try {
-    pod = Handle.open(netns);
+    opened = Handle.open(netns);
   } catch (e) {
     if (isNotFound(e) || e instanceof NotNetnsError) return;
     throw e;
   }
+  using pod = opened;
+  const link = pod.linkByName(ifname);
+  // Only a macvlan is ours to delete; another plugin's interface of the same name is left alone.
+  if (!link || link.kind !== "macvlan") return;
   try {
-    const link = pod.linkByName(ifname);
-    // Only a macvlan is ours to delete; another plugin's interface of the same name is left alone.
-    if (!link || link.kind !== "macvlan") return;
-    try {
-      pod.linkDel(link.index);
-    } catch (e) {
-      if (!isNotFound(e)) throw e;
-    }
-  } finally {
-    pod.close();
+    pod.linkDel(link.index);
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
   }
 }
 
@@ -150,25 +145,21 @@ async function check({ conf, netConf, env }: Invocation<OctopusConf>): Promise<v
   const addresses = (prev.ips ?? []).filter((ip) => ip.interface === mine).map((ip) => ip.address);
   const subnet = await subnetAnnotation(netConf, env);
   const entry = chooseMaster(conf.masters, { subnet, addresses });
-  const host = Handle.open();
-  const pod = Handle.open(env.netns);
-  try {
-    const master = usableMaster(host, entry);
-    const link = checkIface(pod, env.ifname, prev);
-    if (link.kind !== "macvlan") throw checkError(env.ifname, "kind", "macvlan", link.kind ?? "none");
-    const mode = link.macvlan?.mode;
-    if (mode !== conf.mode) throw checkError(env.ifname, "macvlan mode", conf.mode, String(mode));
-    if (link.parentIndex !== master.index) {
-      throw checkError(
-        env.ifname,
-        "master",
-        `${entry.master} (index ${master.index})`,
-        `index ${link.parentIndex}`,
-      );
-    }
-  } finally {
-    pod.close();
-    host.close();
+  // `using`: the node's handle is closed even when opening the pod's namespace throws.
+  using host = Handle.open();
+  using pod = Handle.open(env.netns);
+  const master = usableMaster(host, entry);
+  const link = checkIface(pod, env.ifname, prev);
+  if (link.kind !== "macvlan") throw checkError(env.ifname, "kind", "macvlan", link.kind ?? "none");
+  const mode = link.macvlan?.mode;
+  if (mode !== conf.mode) throw checkError(env.ifname, "macvlan mode", conf.mode, String(mode));
+  if (link.parentIndex !== master.index) {
+    throw checkError(
+      env.ifname,
+      "master",
+      `${entry.master} (index ${master.index})`,
+      `index ${link.parentIndex}`,
+    );
   }
 }
 
