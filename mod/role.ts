@@ -1,5 +1,6 @@
 import type { Plugin } from "./cni/skel.ts";
-import { SUPPORTED_VERSIONS } from "./cni/version.ts";
+import { invokedBy } from "./cni/env.ts";
+import { CURRENT_VERSION, SUPPORTED_VERSIONS } from "./cni/version.ts";
 
 /**
  * The role registry: every name the program answers to, with its module (which exports `role`),
@@ -54,13 +55,21 @@ export interface Role {
  */
 export async function runRole(role: Role, args: string[]): Promise<never> {
   const [first, ...rest] = args;
-  if (first === undefined && Deno.env.get("CNI_COMMAND")) {
+  const caller = first === undefined ? invokedBy() : "person";
+  if (caller === "plugin") {
     const { pluginMain } = await import("./cni/skel.ts");
     return pluginMain(await role.plugin(), role.name);
   }
   if (first === "--version" || first === "-V") {
     console.log(`${role.name} ${PROGRAM_VERSION} (CNI ${SUPPORTED_VERSIONS.join(", ")})`);
     Deno.exit(0);
+  }
+  if (caller === "runtime") {
+    // CNI_ variables but no command: stdout carries only the spec's error; the help goes to stderr,
+    // as the reference skel does.
+    console.log(JSON.stringify({ cniVersion: CURRENT_VERSION, code: 4, msg: "CNI_COMMAND is not set" }));
+    console.error(helpText(role));
+    Deno.exit(2);
   }
   if (first === undefined || first === "--help" || first === "-h" || first === "help") {
     console.log(helpText(role));
@@ -80,9 +89,18 @@ export async function runRole(role: Role, args: string[]): Promise<never> {
   } catch (e) {
     // People get the message, not a stack trace; DEBUG=1 shows the trace for developers.
     console.error(
-      `${role.name} ${first}: ${Deno.env.get("DEBUG") ? (e as Error).stack : (e as Error).message ?? e}`,
+      `${role.name} ${first}: ${debug() ? (e as Error).stack : (e as Error).message ?? e}`,
     );
     Deno.exit(1);
+  }
+}
+
+/** DEBUG=1 set; a value that is not text counts as unset rather than crashing the error path. */
+function debug(): boolean {
+  try {
+    return !!Deno.env.get("DEBUG");
+  } catch {
+    return false;
   }
 }
 

@@ -4,7 +4,7 @@
  * `runtimeConfig`.
  */
 import type { CniEnv, Dns, NetConf } from "../cni/mod.ts";
-import { configError } from "../cni/mod.ts";
+import { configError, envVar } from "../cni/mod.ts";
 import {
   type Cidr,
   formatCidr,
@@ -81,7 +81,7 @@ export function loadAnchorConf(netConf: NetConf, _env: CniEnv): AnchorConf {
   if (ipam.service_ipnet !== undefined && ipam.service_ipnet !== "") {
     conf.serviceIpnet = serviceIpnet(ipam.service_ipnet);
   }
-  if (kubernetes !== undefined || policy !== undefined || Deno.env.get("KUBERNETES_SERVICE_HOST")) {
+  if (kubernetes !== undefined || policy !== undefined || envVar("KUBERNETES_SERVICE_HOST")) {
     conf.kube = { kubernetes, policy };
   }
   const dns = ipam.dns ?? netConf.dns;

@@ -15,6 +15,61 @@ export interface CniEnv {
 }
 
 const VERBS = ["ADD", "DEL", "CHECK", "VERSION", "GC", "STATUS"];
+
+/** The variables the spec gives a plugin. */
+export const CNI_VARIABLES = [
+  "CNI_COMMAND",
+  "CNI_CONTAINERID",
+  "CNI_NETNS",
+  "CNI_IFNAME",
+  "CNI_ARGS",
+  "CNI_PATH",
+];
+
+/**
+ * Reads one environment variable. Deno.env throws on a value that is not UTF-8 (and
+ * Deno.env.toObject silently leaves such a variable out), so every read goes through here.
+ * @returns undefined when it is not set
+ * @throws CniError 4 naming the variable when its value is not valid UTF-8 text
+ */
+export function envVar(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    throw new CniError(ErrorCode.InvalidEnvironment, `${name} is not valid UTF-8 text`);
+  }
+}
+
+/** The spec's CNI_* variables of this process, each read with {@link envVar}. @throws CniError 4 */
+export function cniVariables(): Record<string, string | undefined> {
+  return Object.fromEntries(CNI_VARIABLES.map((name) => [name, envVar(name)]));
+}
+
+/**
+ * Who ran the program without arguments: a runtime calling the plugin (CNI_COMMAND is set, or is
+ * not text, which the plugin then reports as code 4), a runtime that set other CNI_ variables but
+ * no command (its stdout must carry only the spec's JSON), or a person.
+ */
+export function invokedBy(): "plugin" | "runtime" | "person" {
+  let command: string | undefined;
+  try {
+    command = Deno.env.get("CNI_COMMAND");
+  } catch {
+    return "plugin";
+  }
+  if (command) return "plugin";
+  // An empty CNI_COMMAND alone is a person's `CNI_COMMAND= anchor`; any other CNI_ variable is a runtime's.
+  const other = (name: string) => name.startsWith("CNI_") && name !== "CNI_COMMAND";
+  const others = Object.keys(Deno.env.toObject()).some(other) ||
+    CNI_VARIABLES.filter(other).some((name) => {
+      try {
+        return Deno.env.get(name) !== undefined;
+      } catch {
+        return true;
+      }
+    });
+  return others ? "runtime" : "person";
+}
 const CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$/;
 
 /** Keys of CNI_ARGS that every role understands; others are refused unless IgnoreUnknown=1. */

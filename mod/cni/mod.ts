@@ -1,6 +1,16 @@
 /** The CNI protocol: environment, config, results, errors, the dispatcher and delegate exec. */
 export { CniError, ErrorCode, toCniError } from "./errors.ts";
-export { checkIfname, checkNetnsPath, type CniEnv, KNOWN_ARGS, parseCniArgs, readEnv } from "./env.ts";
+export {
+  checkIfname,
+  checkNetnsPath,
+  type CniEnv,
+  cniVariables,
+  envVar,
+  invokedBy,
+  KNOWN_ARGS,
+  parseCniArgs,
+  readEnv,
+} from "./env.ts";
 export { type ValidAttachment, validAttachments } from "./gc.ts";
 export { execPlugin, type ExecRequest, findPlugin, supportedVersions } from "./exec.ts";
 export { configureLog, log, type LogLevel } from "./log.ts";

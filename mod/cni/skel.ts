@@ -1,5 +1,5 @@
 import { CniError, ErrorCode, toCniError } from "./errors.ts";
-import { type CniEnv, KNOWN_ARGS, readEnv } from "./env.ts";
+import { type CniEnv, cniVariables, KNOWN_ARGS, readEnv } from "./env.ts";
 import { configureLog, log } from "./log.ts";
 import { checkNoExecLoop } from "./nesting.ts";
 import { parseResult, type Result, toVersion } from "./result.ts";
@@ -177,14 +177,26 @@ function decodeConf(stdin: Uint8Array): NetConf {
 /** The process entry for the plugin side of a role: stdin and env in, protocol out, exit status. */
 export async function pluginMain<C>(plugin: Plugin<C>, role: string): Promise<never> {
   let outcome: Outcome;
+  // VERSION reads stdin too: libcni writes a small config to it and expects it consumed.
+  const stdin = readStdin();
   try {
-    // VERSION reads stdin too: libcni writes a small config to it and expects it consumed.
-    outcome = await invoke(plugin, role, Deno.env.toObject(), readStdin());
+    outcome = await invoke(plugin, role, cniVariables(), stdin);
   } catch (e) {
-    outcome = { stdout: JSON.stringify(toCniError(e).toJSON(CURRENT_VERSION)), code: 1 };
+    // A CNI_ variable that is not text (code 4) lands here, before the config was read.
+    outcome = { stdout: JSON.stringify(toCniError(e).toJSON(versionOf(stdin))), code: 1 };
   }
   if (outcome.stdout) writeAll(outcome.stdout + "\n");
   Deno.exit(outcome.code);
+}
+
+/** The config's version for an error object, when stdin holds a config at all. */
+function versionOf(stdin: Uint8Array): string {
+  try {
+    const v = configVersion((JSON.parse(new TextDecoder().decode(stdin)) as NetConf).cniVersion);
+    return isSupportedVersion(v) ? v : CURRENT_VERSION;
+  } catch {
+    return CURRENT_VERSION;
+  }
 }
 
 function writeAll(text: string): void {
