@@ -105,7 +105,8 @@ Deno.test("etcd killed during 30 ADDs: each succeeds or answers 11, and GC after
         command: "GC",
         netns: ns.path(0),
         conf: {
-          ...anchorConf(s, { ipam: { kubernetes: { node_name: node } } }),
+          // Every ADD has ended, so nothing is in flight: no grace period needed.
+          ...anchorConf(s, { ipam: { kubernetes: { node_name: node }, gc_grace_seconds: 0 } }),
           "cni.dev/valid-attachments": valid,
         },
       });
@@ -126,3 +127,60 @@ Deno.test("etcd killed during 30 ADDs: each succeeds or answers 11, and GC after
     await s.close();
   }
 });
+
+for (const kind of STORE_KINDS) {
+  Deno.test(`GC racing ADDs, listing only the finished ones, loses no record and hands out no address twice (${kind} store)`, async () => {
+    const s = await openAnchorStore(kind);
+    const ns = await TempNetns.create(["anchor"]);
+    try {
+      await seed(s.store, KEYS);
+      const ids = Array.from({ length: 40 }, (_, i) => `race-${i}`);
+      const done: string[] = [];
+      let adding = true;
+      const conf = (extra: Record<string, unknown> = {}) =>
+        anchorConf(s, {
+          args: SUBNET,
+          ipam: { kubernetes: { node_name: "node-a" }, etcd_timeout_ms: 20_000 },
+          ...extra,
+        });
+      const adds = pool(ids, 8, async (id) => {
+        const r = await callAnchor({
+          command: "ADD",
+          id,
+          netns: ns.path(0),
+          conf: conf(),
+          cniArgs: `K8S_POD_NAMESPACE=red;K8S_POD_NAME=${id}`,
+        });
+        if (r.code === 0) done.push(id);
+        return r;
+      }).finally(() => (adding = false));
+      // A runtime's GC, again and again while ADDs run: it lists only the containers whose ADD has returned.
+      let gcs = 0;
+      while (adding) {
+        const gc = await callAnchor({
+          command: "GC",
+          netns: ns.path(0),
+          conf: {
+            ...conf(),
+            "cni.dev/valid-attachments": done.map((id) => ({ containerID: id, ifname: "eth0" })),
+          },
+        });
+        assert.equal(gc.code, 0, gc.stdout);
+        gcs++;
+      }
+      const replies = await adds;
+      assert.ok(gcs >= 2, `GC overlapped the ADDs (${gcs} runs)`);
+      replies.forEach((r, i) => assert.equal(r.code, 0, `${ids[i]}: ${r.stdout}`));
+      const recs = await records(s.store);
+      ids.forEach((id, i) =>
+        assert.equal(`${recs.get(id)?.[0]}/24`, replies[i].json.ips[0].address, `${id} kept its record`)
+      );
+      const handed = replies.map((r) => r.json.ips[0].address);
+      assert.equal(new Set(handed).size, handed.length, "no address was handed out twice");
+      assert.deepEqual(await inconsistencies(s.store), []);
+    } finally {
+      await ns.cleanup();
+      await s.close();
+    }
+  });
+}

@@ -237,12 +237,25 @@ suite("anchor ADD/DEL/CHECK/GC", async (s, netns, step) => {
         "/anchor/cn/legacy": "10.0.1.40,web-0,default,web", // written by the original anchor: no node, no network
         "/anchor/ip/10.0.1.77": "ghost", // a guard whose record is gone
       });
-      const gc = (field: string, valid: unknown) =>
+      const gc = (field: string, valid: unknown, grace: Record<string, unknown> = { gc_grace_seconds: 0 }) =>
         callAnchor({
           command: "GC",
           netns,
-          conf: { ...anchorConf(s, { ipam: node("n1") }), [field]: valid },
+          conf: { ...anchorConf(s, { ipam: { ...node("n1"), ...grace } }), [field]: valid },
         });
+      // With the default grace period (300 s), records written moments ago are never collected:
+      // their ADD may still be in flight.
+      assert.equal((await gc("cni.dev/valid-attachments", [], {})).code, 0);
+      assert.deepEqual([...(await records(s.store)).keys()].sort(), [
+        "a",
+        "b",
+        "b:net1",
+        "c",
+        "d",
+        "e",
+        "legacy",
+      ]);
+      // Grace 0: every unlisted record of n1 on this network is garbage.
       const r = await gc("cni.dev/valid-attachments", [{ containerID: "a", ifname: "eth0" }, {
         containerID: "b",
         ifname: "net1",

@@ -146,7 +146,12 @@ Deno.test("octopus in a chained conflist: prevResult flows to the next plugin, C
 Deno.test("octopus forwards GC to anchor: allocations of attachments that are gone are released", async () => {
   await using lab = await OctopusLab.create(2);
   await seedStore(`${lab.tmp}/store`);
-  const c = { ...anchorConf(lab, "10.0.1.0/24"), cniVersion: "1.1.0" };
+  // Grace 0: the runtime knows both ADDs have ended, so their records are not too young to collect.
+  const c = {
+    ...anchorConf(lab, "10.0.1.0/24"),
+    cniVersion: "1.1.0",
+    ipam: { type: "anchor", store: `${lab.tmp}/store`, gc_grace_seconds: 0 },
+  };
   assert.equal((await lab.octopus("ADD", 0, c, { cniArgs: ARGS("a-0"), containerId: "keep" })).code, 0);
   assert.equal((await lab.octopus("ADD", 1, c, { cniArgs: ARGS("b-0"), containerId: "stale" })).code, 0);
   assert.deepEqual(await allocations(`${lab.tmp}/store`), ["10.0.1.20", "10.0.1.21"]);

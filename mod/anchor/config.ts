@@ -37,6 +37,8 @@ export interface AnchorConf {
   /** `cni.anchor.org/*` keys from `args.cni`, overridden by `runtimeConfig`'s; they win over the pod's. */
   annotations: Record<string, string>;
   dns?: Dns;
+  /** GC keeps records younger than this (ms): `ipam.gc_grace_seconds`, default 300 s. */
+  gcGraceMs?: number;
 }
 
 /**
@@ -83,6 +85,13 @@ export function loadAnchorConf(netConf: NetConf, _env: CniEnv): AnchorConf {
   }
   if (kubernetes !== undefined || policy !== undefined || envVar("KUBERNETES_SERVICE_HOST")) {
     conf.kube = { kubernetes, policy };
+  }
+  if (ipam.gc_grace_seconds !== undefined) {
+    const g = ipam.gc_grace_seconds;
+    if (typeof g !== "number" || !Number.isFinite(g) || g < 0) {
+      throw configError("ipam.gc_grace_seconds", "must be a number of seconds, 0 or more");
+    }
+    conf.gcGraceMs = g * 1000;
   }
   const dns = ipam.dns ?? netConf.dns;
   if (dns !== undefined) {

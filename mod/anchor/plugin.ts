@@ -126,10 +126,13 @@ async function gc({ conf, netConf }: Invocation<AnchorConf>): Promise<void> {
   const valid = validAttachments(netConf).attachments;
   const report = await withStore(
     conf.store,
-    (store) => collectGarbage(store, { node: conf.node, network: conf.network, valid }),
+    (store) =>
+      collectGarbage(store, { node: conf.node, network: conf.network, valid, graceMs: conf.gcGraceMs }),
   );
   log.info("gc done", {
     released: report.released.map((r) => `${r.id}=${r.ip}`),
+    // Not listed, but too young to be garbage: their ADD may still be in flight.
+    young: report.young.map((r) => r.id),
     orphanGuards: report.orphanGuards,
     errors: report.errors.length,
   });

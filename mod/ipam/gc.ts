@@ -4,6 +4,11 @@
  * The store is shared by every node and every network that uses anchor, while a runtime's list of
  * valid attachments covers only its own node and network. So only records this node wrote for this
  * network are candidates; records the original anchor wrote carry neither and are left alone.
+ *
+ * A runtime lists the attachments it knows of when GC starts; an ADD still in flight is not among
+ * them, yet its record may already be written. So a record younger than the grace period (from its
+ * `time` field, written by ADD) is never collected: GC that overlaps ADDs loses no live record, and
+ * no address is handed out twice.
  */
 import type { Store } from "../store/mod.ts";
 import { guardKey, recordKey } from "./keys.ts";
@@ -22,11 +27,20 @@ export interface GcRequest {
   node: string;
   network: string;
   valid: Attachment[];
+  /** Records younger than this (ms, by their `time`) are kept; default {@link DEFAULT_GC_GRACE_MS}. */
+  graceMs?: number;
+  /** GC's clock; tests pin it. */
+  now?: Date;
 }
+
+/** Five minutes: far longer than any ADD takes, and GC runs far less often than that matters. */
+export const DEFAULT_GC_GRACE_MS = 300_000;
 
 /** What GC did; it goes on after a failure and reports every one here. */
 export interface GcReport {
   released: AllocationRecord[];
+  /** Records that were no valid attachment but younger than the grace period, so kept. */
+  young: AllocationRecord[];
   /** Guard keys removed because no record owned their address. */
   orphanGuards: string[];
   errors: Error[];
@@ -34,12 +48,19 @@ export interface GcReport {
 
 /** Releases this node's records of this network that are not valid attachments, then orphaned guards. */
 export async function collectGarbage(store: Store, req: GcRequest): Promise<GcReport> {
-  const report: GcReport = { released: [], orphanGuards: [], errors: [] };
+  const report: GcReport = { released: [], young: [], orphanGuards: [], errors: [] };
   const live = new Set(req.valid.map((a) => `${a.containerID}\n${a.ifname}`));
+  const bornAfter = (req.now ?? new Date()).getTime() - (req.graceMs ?? DEFAULT_GC_GRACE_MS);
   const state = await readState(store);
   for (const held of state.records.values()) {
     const r = held.record;
     if (r.node !== req.node || r.network !== req.network || live.has(`${r.containerId}\n${r.ifname}`)) {
+      continue;
+    }
+    // A record without a readable time has no known age; it is collected as before grace existed.
+    const born = r.time ? Date.parse(r.time) : NaN;
+    if (born > bornAfter) {
+      report.young.push(r);
       continue;
     }
     try {
