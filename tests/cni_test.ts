@@ -484,3 +484,46 @@ for (const [what, version] of [["without cniVersion", undefined], ['with "cniVer
     }
   });
 }
+
+Deno.test("log_file: a missing directory is created; one that cannot be is said once on stderr, and ADD still succeeds", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "rt-cni-log-" });
+  try {
+    const store = `${dir}/store`;
+    const seed = (...args: string[]) =>
+      sh([Deno.execPath(), "run", "-A", "--quiet", MAIN, "anchor", ...args, "--store", store]);
+    await seed("pool", "set", "default", "10.0.1.[5-9]");
+    await seed("gw", "set", "10.0.1.0/24", "10.0.1.1");
+    Deno.writeTextFileSync(`${dir}/plain`, "a file, not a directory");
+    const add = (id: string, logFile: string) =>
+      runPlugin("anchor", {
+        ...ADD_ENV,
+        containerId: id,
+        conf: {
+          cniVersion: "1.0.0",
+          name: "n1",
+          type: "anchor",
+          log_file: logFile,
+          log_level: "debug",
+          ipam: { type: "anchor", store },
+          args: { cni: { "cni.anchor.org/subnet": "10.0.1.0/24" } },
+        },
+      });
+
+    const made = await add("c1", `${dir}/new/deeper/anchor.log`);
+    assert.equal(made.code, 0, made.stdout + made.stderr);
+    const lines = Deno.readTextFileSync(`${dir}/new/deeper/anchor.log`).trim().split("\n").map((l) =>
+      JSON.parse(l)
+    );
+    assert.ok(lines.some((l) => l.msg === "ADD done" && l.container === "c1"), "the log was written");
+    assert.equal(made.stderr, "");
+
+    const cannot = await add("c2", `${dir}/plain/sub/anchor.log`);
+    assert.equal(cannot.code, 0, cannot.stdout + cannot.stderr);
+    assert.equal(cannot.json.ips[0].address, "10.0.1.6/24", "ADD succeeded all the same");
+    const said = cannot.stderr.trim().split("\n");
+    assert.equal(said.length, 1, cannot.stderr);
+    assert.match(said[0], new RegExp(`^log_file ${dir}/plain/sub/anchor.log cannot be written`));
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -17,9 +17,41 @@ interface LogTarget {
 
 const target: LogTarget = { level: LEVELS.info, base: {} };
 
-/** Points the log at a file; `base` fields (role, container) go on every line. */
+/** Whether the log file has failed yet in this process: a problem is said once on stderr, never again. */
+let complained = false;
+
+/**
+ * Says once on stderr that the log file cannot be written. Stdout belongs to the protocol, and a
+ * logging problem must never fail the network operation, so this is all that happens.
+ */
+function complain(file: string, e: unknown): void {
+  if (complained) return;
+  complained = true;
+  try {
+    const text = `log_file ${file} cannot be written (${(e as Error).message}); logging is off\n`;
+    Deno.stderr.writeSync(new TextEncoder().encode(text));
+  } catch {
+    // stderr is gone too; nothing left to tell
+  }
+}
+
+/**
+ * Points the log at a file, creating its directory when it does not exist; `base` fields (role,
+ * container) go on every line. A directory that cannot be made is said once on stderr.
+ */
 export function configureLog(opts: { file?: string; level?: string; base?: Record<string, unknown> }): void {
-  if (opts.file !== undefined) target.file = opts.file || undefined;
+  if (opts.file !== undefined && (opts.file || undefined) !== target.file) {
+    target.file = opts.file || undefined;
+    const dir = target.file?.slice(0, target.file.lastIndexOf("/"));
+    if (dir) {
+      try {
+        Deno.mkdirSync(dir, { recursive: true });
+      } catch (e) {
+        complain(target.file!, e);
+        target.file = undefined;
+      }
+    }
+  }
   if (opts.level && opts.level in LEVELS) target.level = LEVELS[opts.level as LogLevel];
   if (opts.base) target.base = { ...target.base, ...opts.base };
 }
@@ -36,8 +68,9 @@ function write(level: LogLevel, msg: string, fields?: Record<string, unknown>): 
   });
   try {
     Deno.writeTextFileSync(target.file, line + "\n", { append: true, create: true });
-  } catch {
+  } catch (e) {
     // A broken log file must never fail the network operation it describes.
+    complain(target.file, e);
   }
 }
 

@@ -16,6 +16,7 @@ import {
   type IpRange,
   iterateRanges,
   parseIp,
+  rangesContain,
   tryParseIp,
 } from "../ip/mod.ts";
 import { GatewayNotFoundError, NoPoolError, PoolExhaustedError } from "./errors.ts";
@@ -86,7 +87,7 @@ export async function allocate(store: Store, req: AllocateRequest): Promise<Allo
     }
     const { ranges, skipped } = poolRanges(state, req);
     const free = freeAddresses(ranges, takenAddresses(state, req.subnet, gateway), pickWindow(attempt));
-    if (free.length === 0) throw exhausted(req, ranges);
+    if (free.length === 0) throw exhausted(req, ranges, state, gateway);
     // The first attempt takes the first free address, as the original did; after losing a race the
     // pick spreads over more free addresses so that racers stop colliding on the same one.
     const address = free[Math.floor(Math.random() * free.length)];
@@ -156,8 +157,33 @@ function pickWindow(attempt: number): number {
   return attempt === 0 ? 1 : Math.min(2 ** attempt, 64);
 }
 
-function exhausted(req: AllocateRequest, ranges: IpRange[]): PoolExhaustedError {
-  return new PoolExhaustedError(req.namespace, formatCidr(req.subnet), countRanges(ranges));
+/** The error for a pool with nothing free, saying what its addresses are spent on. */
+function exhausted(
+  req: AllocateRequest,
+  ranges: IpRange[],
+  state: AnchorState,
+  gateway: IpAddr,
+): PoolExhaustedError {
+  const reserved = new Map<string, string>();
+  const stored = tryParseIp(storedGateway(state, req.subnet)?.gateway ?? "");
+  const same = stored !== undefined && formatIp(stored) === formatIp(gateway);
+  for (
+    const [ip, why] of [[gateway, same ? "gateway" : "the pod's gateway"], [
+      stored,
+      "the subnet's gateway",
+    ]] as const
+  ) {
+    if (ip && rangesContain(ranges, ip) && !reserved.has(formatIp(ip))) reserved.set(formatIp(ip), why);
+  }
+  let allocated = 0n;
+  for (const text of usedAddresses(state)) {
+    const ip = tryParseIp(text);
+    if (ip && !reserved.has(text) && rangesContain(ranges, ip)) allocated++;
+  }
+  return new PoolExhaustedError(req.namespace, formatCidr(req.subnet), countRanges(ranges), {
+    allocated,
+    reserved: [...reserved].map(([ip, why]) => `${ip} (${why})`),
+  });
 }
 
 function pause(attempt: number): Promise<void> {

@@ -21,14 +21,33 @@ export class IpamError extends Error {
   }
 }
 
+/** How the pool's addresses in the subnet are spent, for the message of {@link PoolExhaustedError}. */
+export interface PoolUsage {
+  /** Pool addresses held by an allocation (a record or a guard). */
+  allocated: bigint;
+  /** Pool addresses no pod may get, each with why: `10.0.1.1 (gateway)`. */
+  reserved: string[];
+}
+
 /** The namespace's pool has no free address in the subnet. */
 export class PoolExhaustedError extends IpamError {
-  constructor(readonly namespace: string, readonly subnet: string, readonly poolSize: bigint) {
+  constructor(
+    readonly namespace: string,
+    readonly subnet: string,
+    readonly poolSize: bigint,
+    readonly usage: PoolUsage = { allocated: poolSize, reserved: [] },
+  ) {
+    const reserved = BigInt(usage.reserved.length);
+    const free = poolSize - usage.allocated - reserved;
     super(
       "Exhausted",
       poolSize === 0n
         ? `the pool of namespace ${namespace} has no address in subnet ${subnet}`
-        : `the pool of namespace ${namespace} has no free address in subnet ${subnet} (all ${poolSize} in use)`,
+        : `the pool of namespace ${namespace} has no free address in subnet ${subnet}: of its ${poolSize} ` +
+          `addresses there, ${
+            free > 0n ? free : 0n
+          } free, ${usage.allocated} allocated, ${reserved} reserved` +
+          (usage.reserved.length ? `: ${usage.reserved.join(", ")}` : ""),
     );
     this.name = "PoolExhaustedError";
   }
