@@ -527,3 +527,21 @@ Deno.test("log_file: a missing directory is created; one that cannot be is said 
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("GC's grace period: younger records are kept, older and timeless ones are not; a bad value is code 7", async () => {
+  const { gcGrace } = await import("../mod/cni/gc.ts");
+  const now = Date.parse("2026-11-29T10:00:00.000Z");
+  const grace = gcGrace({}, "ipam");
+  assert.equal(grace.seconds, 300);
+  assert.equal(grace.isYoung("2026-11-29T09:55:00.001Z", now), true, "299.999 s old");
+  assert.equal(grace.isYoung("2026-11-29T09:55:00.000Z", now), false, "300 s old");
+  assert.equal(grace.isYoung(undefined, now), false, "no time: no known age");
+  assert.equal(grace.isYoung("yesterday-ish", now), false);
+  assert.equal(gcGrace({ gc_grace_seconds: 0 }, "ipam").isYoung(new Date(now).toISOString(), now), false);
+  for (const bad of [-1, "60", Infinity]) {
+    assert.throws(
+      () => gcGrace({ gc_grace_seconds: bad }, "ipam"),
+      (e: any) => e.code === 7 && /ipam\.gc_grace_seconds/.test(e.message),
+    );
+  }
+});

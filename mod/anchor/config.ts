@@ -4,7 +4,7 @@
  * `runtimeConfig`.
  */
 import type { CniEnv, Dns, NetConf } from "../cni/mod.ts";
-import { configError, envVar } from "../cni/mod.ts";
+import { configError, envVar, type GcGrace, gcGrace } from "../cni/mod.ts";
 import {
   type Cidr,
   formatCidr,
@@ -37,8 +37,8 @@ export interface AnchorConf {
   /** `cni.anchor.org/*` keys from `args.cni`, overridden by `runtimeConfig`'s; they win over the pod's. */
   annotations: Record<string, string>;
   dns?: Dns;
-  /** GC keeps records younger than this (ms): `ipam.gc_grace_seconds`, default 300 s. */
-  gcGraceMs?: number;
+  /** GC keeps records younger than `ipam.gc_grace_seconds` (default 300). */
+  gcGrace: GcGrace;
 }
 
 /**
@@ -69,6 +69,7 @@ export function loadAnchorConf(netConf: NetConf, _env: CniEnv): AnchorConf {
     network: netConf.name,
     node: nodeName || Deno.hostname(),
     nodeIps: nodeIps(ipam.node_ips),
+    gcGrace: gcGrace(ipam, "ipam"),
     annotations: {
       ...annotationsIn(netConf.args?.cni, "args.cni"),
       ...annotationsIn(netConf.runtimeConfig, "runtimeConfig"),
@@ -85,13 +86,6 @@ export function loadAnchorConf(netConf: NetConf, _env: CniEnv): AnchorConf {
   }
   if (kubernetes !== undefined || policy !== undefined || envVar("KUBERNETES_SERVICE_HOST")) {
     conf.kube = { kubernetes, policy };
-  }
-  if (ipam.gc_grace_seconds !== undefined) {
-    const g = ipam.gc_grace_seconds;
-    if (typeof g !== "number" || !Number.isFinite(g) || g < 0) {
-      throw configError("ipam.gc_grace_seconds", "must be a number of seconds, 0 or more");
-    }
-    conf.gcGraceMs = g * 1000;
   }
   const dns = ipam.dns ?? netConf.dns;
   if (dns !== undefined) {

@@ -127,7 +127,12 @@ async function gc({ conf, netConf }: Invocation<AnchorConf>): Promise<void> {
   const report = await withStore(
     conf.store,
     (store) =>
-      collectGarbage(store, { node: conf.node, network: conf.network, valid, graceMs: conf.gcGraceMs }),
+      collectGarbage(store, {
+        node: conf.node,
+        network: conf.network,
+        valid,
+        isYoung: (t) => conf.gcGrace.isYoung(t),
+      }),
   );
   log.info("gc done", {
     released: report.released.map((r) => `${r.id}=${r.ip}`),

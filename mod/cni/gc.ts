@@ -26,3 +26,42 @@ export function validAttachments(netConf: NetConf): { field: string; attachments
   });
   return { field, attachments };
 }
+
+/** Five minutes: far longer than any ADD takes, and GC runs far less often than that matters. */
+export const DEFAULT_GC_GRACE_SECONDS = 300;
+
+/**
+ * GC's grace period. A runtime lists the attachments it knows when GC starts, so an ADD still in
+ * flight is missing from the list although its record may already be written: a record younger
+ * than the grace period is never collected.
+ */
+export interface GcGrace {
+  seconds: number;
+  /**
+   * True when a record written at `time` (ISO 8601) is younger than the grace period at `now`
+   * (ms since the epoch). A missing or unreadable time has no known age: false.
+   */
+  isYoung(time: string | undefined, now?: number): boolean;
+}
+
+/**
+ * Reads `gc_grace_seconds` (default {@link DEFAULT_GC_GRACE_SECONDS}) from a config block;
+ * `where` names the block in errors, e.g. "ipam".
+ * @throws CniError 7 naming the field when it is not a number of seconds, 0 or more
+ */
+export function gcGrace(block: Record<string, unknown>, where: string): GcGrace {
+  const v = block.gc_grace_seconds ?? DEFAULT_GC_GRACE_SECONDS;
+  if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
+    throw configError(
+      `${where ? `${where}.` : ""}gc_grace_seconds`,
+      "must be a number of seconds, 0 or more",
+    );
+  }
+  return {
+    seconds: v,
+    isYoung: (time, now = Date.now()) => {
+      const born = time ? Date.parse(time) : NaN;
+      return born > now - v * 1000;
+    },
+  };
+}

@@ -11,7 +11,13 @@ export {
   parseCniArgs,
   readEnv,
 } from "./env.ts";
-export { type ValidAttachment, validAttachments } from "./gc.ts";
+export {
+  DEFAULT_GC_GRACE_SECONDS,
+  type GcGrace,
+  gcGrace,
+  type ValidAttachment,
+  validAttachments,
+} from "./gc.ts";
 export { execPlugin, type ExecRequest, findPlugin, supportedVersions } from "./exec.ts";
 export { configureLog, log, type LogLevel } from "./log.ts";
 export { checkNoExecLoop } from "./nesting.ts";

@@ -27,14 +27,12 @@ export interface GcRequest {
   node: string;
   network: string;
   valid: Attachment[];
-  /** Records younger than this (ms, by their `time`) are kept; default {@link DEFAULT_GC_GRACE_MS}. */
-  graceMs?: number;
-  /** GC's clock; tests pin it. */
-  now?: Date;
+  /**
+   * The caller's grace period: true for a record's `time` when the record is too young to collect
+   * (mod/cni's gcGrace). Without it every unlisted record is collected.
+   */
+  isYoung?: (time: string | undefined) => boolean;
 }
-
-/** Five minutes: far longer than any ADD takes, and GC runs far less often than that matters. */
-export const DEFAULT_GC_GRACE_MS = 300_000;
 
 /** What GC did; it goes on after a failure and reports every one here. */
 export interface GcReport {
@@ -50,16 +48,13 @@ export interface GcReport {
 export async function collectGarbage(store: Store, req: GcRequest): Promise<GcReport> {
   const report: GcReport = { released: [], young: [], orphanGuards: [], errors: [] };
   const live = new Set(req.valid.map((a) => `${a.containerID}\n${a.ifname}`));
-  const bornAfter = (req.now ?? new Date()).getTime() - (req.graceMs ?? DEFAULT_GC_GRACE_MS);
   const state = await readState(store);
   for (const held of state.records.values()) {
     const r = held.record;
     if (r.node !== req.node || r.network !== req.network || live.has(`${r.containerId}\n${r.ifname}`)) {
       continue;
     }
-    // A record without a readable time has no known age; it is collected as before grace existed.
-    const born = r.time ? Date.parse(r.time) : NaN;
-    if (born > bornAfter) {
+    if (req.isYoung?.(r.time)) {
       report.young.push(r);
       continue;
     }

@@ -28,7 +28,7 @@ export {
   PoolSyntaxError,
   SubnetError,
 } from "./errors.ts";
-export { type Attachment, collectGarbage, DEFAULT_GC_GRACE_MS, type GcReport, type GcRequest } from "./gc.ts";
+export { type Attachment, collectGarbage, type GcReport, type GcRequest } from "./gc.ts";
 export {
   ANCHOR_PREFIX,
   containerOf,
