@@ -553,3 +553,18 @@ Deno.test("batch: many changes in one exchange; a refused one is reported, the r
     assert.equal(h.linkByName("bb3")!.up, true);
   });
 });
+
+Deno.test("Handle is Disposable: `using` closes the first handle when opening the second throws", () => {
+  const fds = () => [...Deno.readDirSync("/proc/self/fd")].length;
+  const before = fds();
+  assert.throws(() => {
+    using host = Handle.open();
+    using pod = Handle.open("/proc/self/ns/uts"); // not a network namespace
+    host.linkByName(pod ? "lo" : "lo");
+  });
+  assert.equal(fds(), before, "no socket or namespace fd left open");
+  const h = Handle.open();
+  h.close();
+  h[Symbol.dispose](); // closing twice is harmless
+  assert.equal(fds(), before);
+});
