@@ -12,10 +12,8 @@
  * as the reference plugins do; only a step into one of this program's roles is followed, since only
  * those can close a loop that this program is part of.
  */
+import { isRoleName } from "../role.ts";
 import { configError, type NetConf } from "./skel.ts";
-
-/** The names the program answers to (main.ts dispatches on them). */
-const ROLES = new Set(["ratchet", "ratchet-child", "anchor", "octopus"]);
 
 /** More nested plugins than any sane configuration has; deeper is refused too. */
 const MAX_DEPTH = 8;
@@ -60,7 +58,7 @@ function stepsOf(type: string, conf: Conf, at: string): Step[] {
         return [{ field: `${at}${f}.type`, type: nested, conf: inherited, at: `${at}${f}.` }];
       });
     default:
-      return ipam && ROLES.has(ipam) ? [{ field: `${at}ipam.type`, type: ipam, conf, at }] : [];
+      return ipam && isRoleName(ipam) ? [{ field: `${at}ipam.type`, type: ipam, conf, at }] : [];
   }
 }
 
