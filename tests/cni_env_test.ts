@@ -4,7 +4,7 @@
  * spec's JSON whenever a runtime called.
  */
 import assert from "node:assert/strict";
-import { binDir, runPlugin } from "./lib/plugin.ts";
+import { runPlugin } from "./lib/plugin.ts";
 
 const ADD = { command: "ADD", containerId: "c0ffee", netns: "/proc/self/ns/net", ifname: "eth0" };
 
@@ -41,16 +41,9 @@ Deno.test("KUBERNETES_SERVICE_HOST that is not UTF-8 is code 4 naming it (anchor
   assert.match(r.json.msg, /^KUBERNETES_SERVICE_HOST is not valid UTF-8 text/);
 });
 
-async function bare(role: string, env: Record<string, string>) {
-  const out = await new Deno.Command(`${binDir()}/${role}`, {
-    env: { PATH: Deno.env.get("PATH")!, ...env },
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+/** Runs the role with only PATH and `env`: no CNI_COMMAND unless `env` has one. */
+function bare(role: string, env: Record<string, string>) {
+  return runPlugin(role, { env, ...(env.CNI_PATH ? { path: env.CNI_PATH } : {}) });
 }
 
 Deno.test("no CNI_COMMAND and no CNI_ variable: a person gets the help on stdout, exit 2", async () => {

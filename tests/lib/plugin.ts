@@ -19,7 +19,8 @@ export function cniPath(): string {
 }
 
 export interface PluginCall {
-  command: string;
+  /** CNI_COMMAND; absent (with no `path` either) runs the program with no CNI_ variable, as a person would. */
+  command?: string;
   containerId?: string;
   netns?: string;
   ifname?: string;
@@ -48,8 +49,8 @@ export async function runPlugin(role: string, call: PluginCall): Promise<PluginR
   const program = role.includes("/") ? role : `${binDir()}/${role}`;
   const env: Record<string, string> = {
     PATH: Deno.env.get("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin",
-    CNI_COMMAND: call.command,
-    CNI_PATH: call.path ?? cniPath(),
+    ...(call.command !== undefined ? { CNI_COMMAND: call.command } : {}),
+    ...(call.command !== undefined || call.path !== undefined ? { CNI_PATH: call.path ?? cniPath() } : {}),
     ...(call.containerId !== undefined ? { CNI_CONTAINERID: call.containerId } : {}),
     ...(call.netns !== undefined ? { CNI_NETNS: call.netns } : {}),
     ...(call.ifname !== undefined ? { CNI_IFNAME: call.ifname } : {}),
