@@ -43,6 +43,34 @@ Deno.test("STATUS answers 0 when the store answers, and code 50 naming the store
   }
 });
 
+Deno.test("STATUS proves the store takes writes: a read-only store answers code 50 with the reason", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "rt-status-" });
+  const ro = Deno.makeTempDirSync({ prefix: "rt-status-ro-" });
+  const mount = (...args: string[]) => new Deno.Command("mount", { args, stderr: "piped" }).output();
+  try {
+    // A store with data in it, then the same directory seen through a read-only bind mount (root
+    // ignores file modes, so only the mount can refuse writes).
+    const seeded = await runPlugin("anchor", { command: "STATUS", conf: confs({ store: dir }).anchor });
+    assert.equal(seeded.code, 0, seeded.stdout);
+    assert.ok((await mount("--bind", dir, ro)).success);
+    assert.ok((await mount("-o", "remount,bind,ro", ro)).success);
+    for (const role of ["anchor", "ratchet"]) {
+      const r = await runPlugin(role, { command: "STATUS", conf: confs({ store: ro })[role] });
+      assert.equal(r.code, 1, `${role}: ${r.stdout}${r.stderr}`);
+      assert.equal(r.json?.code, 50, `${role}: ${r.stdout}`);
+      assert.match(
+        r.json.msg,
+        new RegExp(`${ro}/store\\.db: .*(unable to open|readonly|read-only)`),
+        `${role} says why: ${r.json.msg}`,
+      );
+    }
+  } finally {
+    await new Deno.Command("umount", { args: [ro] }).output();
+    Deno.removeSync(ro, { recursive: true });
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("octopus forwards STATUS only to an IPAM plugin that speaks CNI 1.1 (Debian's host-local does not)", async () => {
   const conf = {
     cniVersion: "1.1.0",

@@ -25,7 +25,7 @@ import {
   validAttachments,
 } from "../cni/mod.ts";
 import { formatCidr, formatRange, ipEquals, tryParseIp } from "../ip/mod.ts";
-import { describeSettings, withStore } from "../store/mod.ts";
+import { describeSettings, probeWritable, withStore } from "../store/mod.ts";
 import { allocate, collectGarbage, findRecord, readState, release } from "../ipam/mod.ts";
 import { podNetwork } from "./annotations.ts";
 import { type AnchorConf, loadAnchorConf } from "./config.ts";
@@ -151,10 +151,13 @@ async function gc({ conf, netConf }: Invocation<AnchorConf>): Promise<void> {
   }
 }
 
-/** Ready when the store answers; anchor needs nothing else to serve ADD. */
+/**
+ * Ready when the store takes a write (a probe under a reserved key): a read-only or full disk still
+ * answers reads, yet no ADD could succeed. Anchor needs nothing else to serve ADD.
+ */
 async function status({ conf }: Invocation<AnchorConf>): Promise<void> {
   try {
-    await withStore(conf.store, (store) => store.get("/anchor/ns/default"));
+    await withStore(conf.store, probeWritable);
   } catch (e) {
     throw new CniError(ErrorCode.StatusNotAvailable, `the store is unavailable: ${(e as Error).message}`);
   }

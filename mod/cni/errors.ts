@@ -46,14 +46,16 @@ export class CniError extends Error {
  * Turns anything thrown into a CniError without a stack trace.
  *
  * Libraries stay ignorant of CNI and say what went wrong through fields: `temporary: true`
- * (an unreachable store or API server) becomes code 11, an `errno` name (a netlink failure)
- * code 101, and a `field` name (a settings error naming what the user wrote) code 7.
+ * (an unreachable store or API server) becomes code 11, `io: true` (a store file that cannot be read or
+ * written) code 5, an `errno` name (a netlink failure) code 101, and a `field` name (a settings error
+ * naming what the user wrote) code 7.
  */
 export function toCniError(e: unknown): CniError {
   if (e instanceof CniError) return e;
   if (e instanceof Error) {
-    const fields = e as Error & { temporary?: boolean; errno?: string; field?: string };
+    const fields = e as Error & { temporary?: boolean; io?: boolean; errno?: string; field?: string };
     if (fields.temporary === true) return new CniError(ErrorCode.TryAgainLater, e.message);
+    if (fields.io === true) return new CniError(ErrorCode.IoFailure, e.message);
     if (typeof fields.errno === "string") return new CniError(ErrorCode.Netlink, e.message, fields.errno);
     if (typeof fields.field === "string") return new CniError(ErrorCode.InvalidNetworkConfig, e.message);
     return new CniError(ErrorCode.Internal, e.message || e.name);

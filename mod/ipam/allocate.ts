@@ -5,7 +5,7 @@
  * address's guard in one transaction that requires both keys to be absent. Losing the race to another
  * process or node only costs another attempt; no lock is held, so a crashed plugin blocks nobody.
  */
-import { type Store, StoreConflictError } from "../store/mod.ts";
+import { LOST_RACE, retryCas, type Store } from "../store/mod.ts";
 import {
   type Cidr,
   countRanges,
@@ -40,7 +40,7 @@ export interface AllocateRequest {
   gateway?: IpAddr;
   node: string;
   network: string;
-  /** Attempts before giving up with StoreConflictError; the default suits a few hundred racing ADDs. */
+  /** Attempts before giving up with StoreConflictError (default: the store's DEFAULT_CAS_ATTEMPTS). */
   maxAttempts?: number;
   /** The record's timestamp; tests pin it. */
   now?: Date;
@@ -60,17 +60,13 @@ export interface Allocation {
   skipped: IpRange[];
 }
 
-/** Enough for 200 ADDs racing for one pool from 50 processes, with a pick that spreads out as attempts fail. */
-export const DEFAULT_ATTEMPTS = 64;
-
 /**
  * Allocates an address, or returns the one the container's interface already holds.
  * @throws NoPoolError, PoolSyntaxError, PoolExhaustedError, GatewayNotFoundError, GatewayError, or
  *   StoreConflictError (temporary) when every attempt lost a race.
  */
-export async function allocate(store: Store, req: AllocateRequest): Promise<Allocation> {
-  const attempts = req.maxAttempts ?? DEFAULT_ATTEMPTS;
-  for (let attempt = 0; attempt < attempts; attempt++) {
+export function allocate(store: Store, req: AllocateRequest): Promise<Allocation> {
+  return retryCas(GUARD_PREFIX, async (attempt) => {
     const state = await readState(store);
     const gateway = req.gateway ?? gatewayFromStore(state, req.subnet);
     const held = findRecord(state, req.containerId, req.ifname);
@@ -110,12 +106,9 @@ export async function allocate(store: Store, req: AllocateRequest): Promise<Allo
       [{ key: cn, exists: false }, { key: guard, exists: false }],
       [{ put: cn, value: encodeRecord(record) }, { put: guard, value: record.id }],
     );
-    if (won) {
-      return { record, address, gateway, subnet: req.subnet, reused: false, skipped, attempts: attempt + 1 };
-    }
-    await pause(attempt);
-  }
-  throw new StoreConflictError(GUARD_PREFIX, attempts);
+    if (!won) return LOST_RACE;
+    return { record, address, gateway, subnet: req.subnet, reused: false, skipped, attempts: attempt + 1 };
+  }, { attempts: req.maxAttempts });
 }
 
 function gatewayFromStore(state: AnchorState, subnet: Cidr): IpAddr {
@@ -184,8 +177,4 @@ function exhausted(
     allocated,
     reserved: [...reserved].map(([ip, why]) => `${ip} (${why})`),
   });
-}
-
-function pause(attempt: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(2 ** attempt, 25)));
 }

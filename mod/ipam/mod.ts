@@ -17,7 +17,7 @@
  * ```
  * @module
  */
-export { allocate, type AllocateRequest, type Allocation, DEFAULT_ATTEMPTS } from "./allocate.ts";
+export { allocate, type AllocateRequest, type Allocation } from "./allocate.ts";
 export {
   GatewayError,
   GatewayNotFoundError,

@@ -2,12 +2,10 @@
  * DEL and `anchor release`: removing a record and its guard in one transaction, so an address is free
  * exactly when its record is gone. Absence is success: the spec lets DEL run again and again.
  */
-import { type Compare, type Op, type Store, StoreConflictError } from "../store/mod.ts";
+import { type Compare, LOST_RACE, type Op, retryCas, type Store } from "../store/mod.ts";
 import { guardKey, RECORD_PREFIX, recordKey } from "./keys.ts";
 import { type AllocationRecord, decodeOrBlank, recordMatches } from "./record.ts";
 import type { StoredRecord } from "./state.ts";
-
-const RELEASE_ATTEMPTS = 10;
 
 /**
  * Releases the allocations of a container: of one interface when `ifname` is given (an original record,
@@ -45,15 +43,14 @@ async function recordsOf(store: Store, containerId: string): Promise<StoredRecor
  * it has become since. Returns false when the record was already gone.
  * @throws StoreConflictError when the record kept changing (at once when `retry` is false).
  */
-export async function releaseRecord(
+export function releaseRecord(
   store: Store,
   held: StoredRecord,
   opts: { retry?: boolean } = {},
 ): Promise<boolean> {
   const cn = recordKey(held.record.id);
-  const attempts = opts.retry === false ? 1 : RELEASE_ATTEMPTS;
   let current: StoredRecord | undefined = held;
-  for (let attempt = 0; attempt < attempts; attempt++) {
+  return retryCas(cn, async () => {
     if (!current) return false;
     const compares: Compare[] = [{ key: cn, modRevision: current.modRevision }];
     const ops: Op[] = [{ delete: cn }];
@@ -69,6 +66,6 @@ export async function releaseRecord(
     if (await store.txn(compares, ops)) return true;
     const kv = await store.get(cn);
     current = kv && { record: decodeOrBlank(held.record.id, kv.value), modRevision: kv.modRevision };
-  }
-  throw new StoreConflictError(cn, attempts);
+    return LOST_RACE;
+  }, opts.retry === false ? { attempts: 1 } : {});
 }

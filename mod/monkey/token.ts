@@ -1,7 +1,7 @@
 /** The bearer token that guards monkey's writes: read from a file, created there on first run. */
-import { DEFAULT_STORE_DIR, type StoreSettings } from "../store/mod.ts";
+import { DEFAULT_STORE_DIR, type StoreSettings, unknownKind } from "../store/mod.ts";
 
-/** The token file's name beside the file store (or in the default store directory for etcd). */
+/** The token file's name beside the embedded store (or in the default store directory for etcd). */
 export const TOKEN_FILE_NAME = "monkey.token";
 
 /** The token file exists but cannot serve: unreadable, empty or too short. */
@@ -17,7 +17,14 @@ const MIN_TOKEN_LENGTH = 16;
 
 /** Where the token lives when `--token-file` is not given: next to the data it guards. */
 export function defaultTokenFile(settings: StoreSettings): string {
-  return `${settings.kind === "file" ? settings.dir : DEFAULT_STORE_DIR}/${TOKEN_FILE_NAME}`;
+  switch (settings.kind) {
+    case "file":
+      return `${settings.dir}/${TOKEN_FILE_NAME}`;
+    case "etcd":
+      return `${DEFAULT_STORE_DIR}/${TOKEN_FILE_NAME}`;
+    default:
+      return unknownKind(settings);
+  }
 }
 
 /**

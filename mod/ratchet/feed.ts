@@ -1,9 +1,8 @@
 /**
  * How a waiting child learns that something it cares about may have changed, cheaply enough for a
- * hundred children on one node: etcd watches on just the keys of its links (pushed, idle otherwise);
- * on the file store, a stat of the store directory twice a second and, when it changed, one read
- * comparing the revisions of just those keys. (The store's own watch would re-read the whole file ten
- * times a second per watch and per child.)
+ * hundred children on one node: store watches on just the keys of its links (pushed by etcd, idle
+ * otherwise; on the embedded SQLite store, a poll of `PRAGMA data_version` that reads rows only after a
+ * write).
  */
 import type { Store, StoreSettings, Watch } from "../store/mod.ts";
 
@@ -87,81 +86,14 @@ class WatchFeed implements ChangeFeed {
   }
 }
 
-const STAT_EVERY_MS = 500;
-
-class PollFeed implements ChangeFeed {
-  #interest: Interest = { keys: [], prefixes: [] };
-  #stamp = "";
-  /** Key revisions when the last pass began. */
-  #before = new Map<string, number>();
-  #fingerprint = "";
-  #interrupted = false;
-  readonly #waker = new Waker();
-  constructor(readonly store: Store, readonly dir: string) {}
-
-  async begin(): Promise<void> {
-    this.#stamp = this.#dirStamp();
-    this.#before = await this.#revisions();
-  }
-
-  focus(interest: Interest): Promise<void> {
-    this.#interest = interest;
-    this.#fingerprint = this.#print(this.#before);
-    return Promise.resolve();
-  }
-
-  async next(ms: number): Promise<void> {
-    const until = Date.now() + ms;
-    // A change during the pass already differs from what the pass began with.
-    if (this.#dirStamp() !== this.#stamp && this.#print(await this.#revisions()) !== this.#fingerprint) {
-      return;
-    }
-    while (Date.now() < until && !this.#interrupted) {
-      await this.#waker.sleep(Math.min(STAT_EVERY_MS, until - Date.now()));
-      const stamp = this.#dirStamp();
-      if (stamp === this.#stamp) continue;
-      this.#stamp = stamp;
-      const print = this.#print(await this.#revisions());
-      if (print !== this.#fingerprint) return;
-    }
-    this.#interrupted = false;
-  }
-
-  interrupt(): void {
-    this.#interrupted = true;
-    this.#waker.wake();
-  }
-
-  close(): void {}
-
-  /** Every write renames a new data file into the directory, which changes its mtime. */
-  #dirStamp(): string {
-    try {
-      const st = Deno.statSync(this.dir);
-      return `${st.mtime?.getTime()}:${st.ctime?.getTime()}`;
-    } catch {
-      return "";
-    }
-  }
-
-  /** Every ratchet key's revision, from one read of the store. */
-  async #revisions(): Promise<Map<string, number>> {
-    return new Map((await this.store.list("/ratchet/")).map((kv) => [kv.key, kv.modRevision]));
-  }
-
-  /** The revisions of the keys of interest. */
-  #print(revisions: Map<string, number>): string {
-    const { keys, prefixes } = this.#interest;
-    const wanted = new Set(keys);
-    const out: string[] = [];
-    for (const [key, rev] of revisions) {
-      if (wanted.has(key) || prefixes.some((p) => key.startsWith(p))) out.push(`${key}@${rev}`);
-    }
-    return out.join(",");
-  }
-}
-
-/** The feed that suits the store: watches on etcd, directory stats on the file store. */
+/**
+ * The feed for the store: its own watches on both kinds (etcd pushes; the embedded SQLite store polls
+ * its revision counter and reads only the rows written since).
+ */
 export function openFeed(store: Store, settings: StoreSettings, onError: (e: Error) => void): ChangeFeed {
-  return settings.kind === "file" ? new PollFeed(store, settings.dir) : new WatchFeed(store, onError);
+  switch (settings.kind) {
+    case "file":
+    case "etcd":
+      return new WatchFeed(store, onError);
+  }
 }

@@ -17,7 +17,7 @@ import {
   toVersion,
 } from "../cni/mod.ts";
 import { LABELS } from "../links/mod.ts";
-import { type Store, withStore } from "../store/mod.ts";
+import { probeWritable, type Store, withStore } from "../store/mod.ts";
 import { loadRatchetConf, type NestedConf, type RatchetConf } from "./conf.ts";
 import { type AttachRecord, type ContainerRecord, KEY, parseRecord } from "./keys.ts";
 import { podMeta } from "./pod_meta.ts";
@@ -291,7 +291,7 @@ async function gc(inv: Invocation<RatchetConf>): Promise<void> {
  */
 async function status({ conf }: Invocation<RatchetConf>): Promise<void> {
   try {
-    await withStore(conf.store, (store) => store.get(KEY.node("")));
+    await withStore(conf.store, probeWritable);
   } catch (e) {
     throw new CniError(ErrorCode.StatusNotAvailable, `the store is unavailable: ${(e as Error).message}`);
   }

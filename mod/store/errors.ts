@@ -39,16 +39,36 @@ export class StoreSettingsError extends StoreError {
   }
 }
 
-/** The file store's data file is not what this program writes; it is left alone for a human to inspect. */
+/**
+ * The embedded store's file is not a database this program can use (truncated, garbage, a bad
+ * `store.json` to import). It is left alone for a human to inspect, never recreated.
+ */
 export class StoreCorruptError extends StoreError {
-  constructor(readonly path: string, readonly problem: string) {
-    super(`file store ${path} is corrupt: ${problem}`);
+  /** Read by mod/cni to answer CNI code 5 (I/O failure). */
+  readonly io = true;
+
+  constructor(readonly path: string, readonly problem: string, options?: ErrorOptions) {
+    super(`store file ${path} is corrupt: ${problem}`, options);
     this.name = "StoreCorruptError";
   }
 }
 
 /**
- * casUpdate lost the race to other writers more times than it was allowed to retry.
+ * The embedded store's file could not be read or written: permissions, a read-only file system, a
+ * full disk. Retrying does not help until someone acts, so it is not `temporary`.
+ */
+export class StoreIoError extends StoreError {
+  /** Read by mod/cni to answer CNI code 5 (I/O failure). */
+  readonly io = true;
+
+  constructor(readonly path: string, readonly problem: string, options?: ErrorOptions) {
+    super(`store file ${path}: ${problem}`, options);
+    this.name = "StoreIoError";
+  }
+}
+
+/**
+ * A compare-and-swap loop (see `retryCas`) lost the race to other writers more times than its budget allowed.
  * It is temporary: under less contention the same call succeeds.
  */
 export class StoreConflictError extends StoreError {

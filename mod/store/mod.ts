@@ -1,16 +1,13 @@
 /**
- * The key-value store anchor and ratchet share: an embedded JSON file store by default, etcd v3 when
+ * The key-value store anchor and ratchet share: an embedded SQLite database by default, etcd v3 when
  * configured, behind one small transactional interface.
  *
  * @example
  * ```ts
- * import { claim, openStore, storeSettingsFromConfig } from "../store/mod.ts";
- * const store = await openStore(storeSettingsFromConfig(conf.ipam));
- * try {
- *   const mine = await claim(store, `/anchor/cn/${containerId}`, `${ip},${pod},${ns},${controller}`);
- * } finally {
- *   await store.close();
- * }
+ * import { openStore, storeSettingsFromConfig } from "../store/mod.ts";
+ * await using store = await openStore(storeSettingsFromConfig(conf.ipam));
+ * const key = `/anchor/cn/${containerId}`;
+ * const mine = await store.txn([{ key, exists: false }], [{ put: key, value: `${ip},${pod},${ns},${controller}` }]);
  * ```
  * @module
  */
@@ -19,6 +16,7 @@ export {
   StoreConflictError,
   StoreCorruptError,
   StoreError,
+  StoreIoError,
   StoreSettingsError,
   StoreUnavailableError,
 } from "./errors.ts";
@@ -32,7 +30,9 @@ export {
   type StoreSettings,
   storeSettingsFromConfig,
   storeSettingsFromFlags,
+  unknownKind,
 } from "./settings.ts";
 export { openStore } from "./open.ts";
-export { withStore } from "./with_store.ts";
-export { casUpdate, claim, claimFirst, DEFAULT_CAS_RETRIES, increment } from "./atomic.ts";
+export { probeWritable, STATUS_PROBE_KEY, withStore } from "./with_store.ts";
+export { casUpdate } from "./atomic.ts";
+export { type CasRetryOptions, DEFAULT_CAS_ATTEMPTS, LOST_RACE, retryCas } from "./retry.ts";

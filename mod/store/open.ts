@@ -1,27 +1,28 @@
 /** Opens whichever backend the settings name, loading only that backend's code. */
-import type { StoreSettings } from "./settings.ts";
+import { type StoreSettings, unknownKind } from "./settings.ts";
 import type { Store } from "./types.ts";
 
 /**
  * Opens the store. Nothing is read or dialled yet: the first call does that, so opening is cheap.
- * Close it when done, or the process may stay alive (etcd connections, watch timers).
+ * Close it when done (or `await using` it), or the process may stay alive (watch timers, streams).
  *
  * @example
  * ```ts
- * const store = await openStore(storeSettingsFromConfig(conf.ipam ?? {}));
- * try {
- *   await store.put("/anchor/gw/10.0.1.0/24", "10.0.1.1");
- * } finally {
- *   await store.close();
- * }
+ * await using store = await openStore(storeSettingsFromConfig(conf.ipam ?? {}));
+ * await store.put("/anchor/gw/10.0.1.0/24", "10.0.1.1");
  * ```
  */
 export async function openStore(settings: StoreSettings): Promise<Store> {
-  if (settings.kind === "file") {
-    const { openFileStore } = await import("./file_store.ts");
-    return openFileStore(settings);
+  switch (settings.kind) {
+    case "file": {
+      const { openSqliteStore } = await import("./sqlite_store.ts");
+      return openSqliteStore(settings);
+    }
+    case "etcd": {
+      const { openEtcdStore } = await import("./etcd_store.ts");
+      return openEtcdStore(settings);
+    }
+    default:
+      return unknownKind(settings);
   }
-  // etcd's client loads gRPC and protobuf (~150-200 ms); only etcd users pay for it.
-  const { openEtcdStore } = await import("./etcd_store.ts");
-  return openEtcdStore(settings);
 }

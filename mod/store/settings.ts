@@ -1,18 +1,21 @@
 /**
  * Where the store lives, read from a CNI config object or from CLI flags, validated in one place.
  *
- * No etcd field means the embedded file store; the field names are the original projects'
+ * No etcd field means the embedded store (SQLite, in a directory); the field names are the original projects'
  * (anchor: `etcd_endpoints`, `etcd_*_file`; ratchet: `etcd_host` + `etcd_port`).
  */
 import { StoreSettingsError } from "./errors.ts";
 
-/** Where the file store keeps its data when neither a directory nor etcd is configured. */
+/** Where the embedded store keeps its database when neither a directory nor etcd is configured. */
 export const DEFAULT_STORE_DIR = "/var/lib/cni/anchor";
 /** Per-call deadline for etcd; short because a CNI runtime waits on every call. */
 export const DEFAULT_ETCD_TIMEOUT_MS = 2000;
 const DEFAULT_ETCD_PORT = 2379;
 
-/** The embedded file store: one JSON file in `dir`, for single-node use. */
+/**
+ * The embedded store, for single-node use: a SQLite database `dir/store.db`. The kind keeps its first
+ * name, "file" (it is still a file in a directory), so that settings and callers stay as they were.
+ */
 export interface FileStoreSettings {
   kind: "file";
   dir: string;
@@ -118,9 +121,30 @@ export function storeSettingsFromFlags(flags: Record<string, unknown>): StoreSet
   return fromRaw(pick(flags, keys), FLAG_FIELDS);
 }
 
-/** A one-line description of where the settings point, matching `Store.describe()`. */
+/** The embedded store's database inside its directory. */
+export const DATABASE_FILE = "store.db";
+
+/**
+ * A one-line description of where the settings point, matching `Store.describe()`:
+ * "sqlite store /var/lib/cni/anchor/store.db", "etcd http://10.0.0.1:2379,http://10.0.0.2:2379".
+ */
 export function describeSettings(settings: StoreSettings): string {
-  return settings.kind === "file" ? `file store ${settings.dir}` : `etcd ${settings.endpoints.join(",")}`;
+  switch (settings.kind) {
+    case "file":
+      return `sqlite store ${settings.dir}/${DATABASE_FILE}`;
+    case "etcd":
+      return `etcd ${settings.endpoints.join(",")}`;
+    default:
+      return unknownKind(settings);
+  }
+}
+
+/** The `default` of every switch over the store kind: a new kind fails the type check until handled. */
+export function unknownKind(settings: never): never {
+  throw new StoreSettingsError(
+    "kind",
+    `unknown store kind ${JSON.stringify((settings as { kind: unknown }).kind)}`,
+  );
 }
 
 function pick(source: Record<string, unknown>, keys: FieldNames): RawSettings {

@@ -1,7 +1,7 @@
 /**
  * The store's data model and the one interface both backends implement.
  *
- * The shapes follow etcd v3 on purpose, so that code written against the file store keeps its meaning
+ * The shapes follow etcd v3 on purpose, so that code written against the embedded store keeps its meaning
  * on etcd: revisions are global counters, `version` counts puts since the key was created.
  */
 
@@ -46,17 +46,13 @@ export interface Watch {
 /**
  * A small key-value store with transactions, the one thing anchor and ratchet share.
  *
- * Both backends (the embedded file store and etcd v3) hold the same keys. Methods that reach an
+ * Both backends (the embedded SQLite store and etcd v3) hold the same keys. Methods that reach an
  * unreachable store throw StoreUnavailableError (`temporary === true`).
  *
  * @example Put-if-absent, the building block of allocation
  * ```ts
- * const store = await openStore(storeSettingsFromConfig(conf.ipam));
- * try {
- *   const mine = await store.txn([{ key: "/anchor/cn/abc", exists: false }], [{ put: "/anchor/cn/abc", value: "10.0.1.2,web-0,default," }]);
- * } finally {
- *   await store.close();
- * }
+ * await using store = await openStore(storeSettingsFromConfig(conf.ipam));
+ * const mine = await store.txn([{ key: "/anchor/cn/abc", exists: false }], [{ put: "/anchor/cn/abc", value: "10.0.1.2,web-0,default," }]);
  * ```
  */
 export interface Store {
@@ -76,7 +72,8 @@ export interface Store {
   txn(compares: Compare[], success: Op[], failure?: Op[]): Promise<boolean>;
   /**
    * Calls `onChange` for every change under `prefix` from now on, until the returned watch is closed.
-   * The file store polls, so quick successive writes to one key may arrive as one event.
+   * The embedded store polls its revision counter, so quick successive writes to one key may arrive as
+   * one event.
    * A broken etcd connection is repaired without losing events; `onError` hears of a watch etcd
    * cancelled for good (its history was compacted away), after which no more events come.
    */
@@ -90,8 +87,10 @@ export interface Store {
     predicate: (kv?: KeyValue) => boolean,
     timeoutMs: number,
   ): Promise<KeyValue | undefined>;
-  /** Says which store this is, for messages: "file store /var/lib/cni/anchor", "etcd http://10.0.0.1:2379". */
+  /** Says which store this is, for messages: "sqlite store /var/lib/cni/anchor/store.db", "etcd http://10.0.0.1:2379". */
   describe(): string;
   /** Frees connections, locks and timers so the process can exit. The store is unusable afterwards. */
   close(): Promise<void>;
+  /** close(), so that `await using store = await openStore(settings)` closes it at the end of the block. */
+  [Symbol.asyncDispose](): Promise<void>;
 }

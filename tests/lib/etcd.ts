@@ -200,8 +200,13 @@ async function makePki(dir: string, serverAltName: string) {
     "-subj",
     "/CN=rt-test-ca",
   );
+  // etcd 3.4's JSON gateway dials the server's own gRPC port with the server certificate as its client
+  // certificate, so with --client-cert-auth that certificate must allow client authentication too.
   for (
-    const [name, ext] of [["server", `subjectAltName=${serverAltName}\nextendedKeyUsage=serverAuth`], [
+    const [name, ext] of [[
+      "server",
+      `subjectAltName=${serverAltName}\nextendedKeyUsage=serverAuth,clientAuth`,
+    ], [
       "client",
       "extendedKeyUsage=clientAuth",
     ]]
