@@ -124,3 +124,30 @@ for (const kind of STORE_KINDS) {
     }
   });
 }
+
+for (const kind of STORE_KINDS) {
+  Deno.test(`anchor store dump prints every key with its revisions (${kind} store)`, async () => {
+    const s = await openAnchorStore(kind);
+    const cli = (...args: string[]) => anchorCli([...args, ...s.flags]);
+    try {
+      await seed(s.store, { "/anchor/ns/default": "10.0.1.[2-9]", "/ratchet/nodes/n1": "{}" });
+      await s.store.put("/anchor/ns/default", "10.0.1.[2-20]");
+      const table = await cli("store", "dump");
+      assert.equal(table.code, 0, table.stderr);
+      const lines = table.stdout.trim().split("\n").map((l) => l.split(/\s{2,}/));
+      assert.deepEqual(lines[0], ["KEY", "MOD", "VERSION", "VALUE"]);
+      assert.deepEqual(lines.slice(1).map((l) => [l[0], l[2], l[3]]), [
+        ["/anchor/ns/default", "2", "10.0.1.[2-20]"],
+        ["/ratchet/nodes/n1", "1", "{}"],
+      ]);
+      const json = JSON.parse((await cli("store", "dump", "--json")).stdout);
+      const stored = await s.store.get("/anchor/ns/default");
+      assert.deepEqual(json[0], stored);
+      const bad = await cli("store", "bogus");
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /usage: anchor store dump/);
+    } finally {
+      await s.close();
+    }
+  });
+}

@@ -7,6 +7,12 @@
 import assert from "node:assert/strict";
 import { addNetworkList, checkNetworkList, type Conflist, delNetworkList } from "./lib/libcni.ts";
 import { sh, withTempNetns } from "./lib/netns.ts";
+import { withStore } from "../mod/store/mod.ts";
+
+/** The keys of the embedded store in `dir`, read through mod/store. */
+function storedKeys(dir: string): Promise<string[]> {
+  return withStore({ kind: "file", dir }, async (store) => (await store.list("/")).map((kv) => kv.key));
+}
 
 const CNI_ARGS =
   "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-0;K8S_POD_INFRA_CONTAINER_ID=c0ffee";
@@ -117,15 +123,15 @@ Deno.test("a libcni-style runtime: Debian's macvlan with anchor IPAM, chained wi
       await delNetworkList(list, rt, result); // runtimes repeat DEL; it must still succeed
       const after = await podJson(pod.pid, "link", "show");
       assert.ok(!after.some((l: any) => l.ifname === "eth0"), "DEL removed the macvlan");
-      const records = JSON.parse(Deno.readTextFileSync(`${store}/store.json`)).keys;
-      assert.ok(!Object.keys(records).some((k) => k.startsWith("/anchor/cn/")), "DEL released the address");
+      const records = await storedKeys(store);
+      assert.ok(!records.some((k) => k.startsWith("/anchor/cn/")), "DEL released the address");
 
       // ADD again, then the pod dies before DEL: DEL must still succeed and release the address.
       await addNetworkList(list, rt);
       await pod.stop();
       await delNetworkList(list, { ...rt }, result);
-      const left = JSON.parse(Deno.readTextFileSync(`${store}/store.json`)).keys;
-      assert.ok(!Object.keys(left).some((k) => k.startsWith("/anchor/cn/") || k.startsWith("/anchor/ip/")));
+      const left = await storedKeys(store);
+      assert.ok(!left.some((k) => k.startsWith("/anchor/cn/") || k.startsWith("/anchor/ip/")));
     } finally {
       await pod.stop();
     }

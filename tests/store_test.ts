@@ -299,6 +299,18 @@ for (const backend of backends) {
         assert.equal(events.length, 3, "a closed watch stays quiet");
       });
 
+      await t.step("a watch sees writes made through the same client too", async () => {
+        const events: WatchEvent[] = [];
+        const watch = await store.watch("/t7own/", (ev) => events.push(ev));
+        try {
+          await store.put("/t7own/a", "1");
+          await until(() => events.length >= 1, "the event of our own put");
+          assert.equal(events[0].kv.value, "1");
+        } finally {
+          watch.close();
+        }
+      });
+
       await t.step("waitFor returns at once when the predicate already holds", async () => {
         await store.put("/t9/ready", "yes");
         const started = Date.now();
@@ -765,6 +777,27 @@ Deno.test("etcd: an endpoint nobody listens on fails fast with StoreUnavailableE
   assert.ok(run.wallMs < TIMEOUT_MS + 2000, `the process took ${run.wallMs} ms`);
 });
 
+Deno.test("etcd: a list of endpoints fails over from one that refuses connections to the next", async () => {
+  const etcd = await startEtcd();
+  const dead = `http://127.0.0.1:${freePort()}`;
+  const store = await openStore(storeSettingsFromConfig({
+    etcd_endpoints: [dead, etcd.endpoint],
+    etcd_timeout_ms: TIMEOUT_MS,
+  }));
+  try {
+    await store.put("/fo/a", "1");
+    assert.equal((await store.get("/fo/a"))?.value, "1");
+    const events: WatchEvent[] = [];
+    const watch = await store.watch("/fo/", (ev) => events.push(ev));
+    await store.put("/fo/b", "2");
+    await until(() => events.length >= 1, "the watch through the second endpoint");
+    watch.close();
+  } finally {
+    await store.close();
+    await etcd.stop();
+  }
+});
+
 Deno.test("etcd: an endpoint that accepts but never answers fails within the timeout", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const endpoint = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
@@ -1093,5 +1126,27 @@ Deno.test("settings from CLI flags parsed with node:util parseArgs", () => {
   assert.throws(
     () => parse(["--etcd-endpoints", "https://a:1", "--etcd-key-file", "/k"]),
     /--etcd-cert-file: is required with --etcd-key-file/,
+  );
+});
+
+Deno.test("no plugin path loads gRPC: the program's whole module graph, lazy imports included, has none", async () => {
+  // deno info follows dynamic import() of literal specifiers too, so this covers every role's every
+  // path (ADD, DEL, CHECK, GC, STATUS, the child, monkey): the etcd backend is plain fetch.
+  const main = new URL("../main.ts", import.meta.url).pathname;
+  const out = await new Deno.Command(Deno.execPath(), { args: ["info", "--json", main], stdout: "piped" })
+    .output();
+  assert.ok(out.success);
+  const graph = JSON.parse(new TextDecoder().decode(out.stdout)) as { modules: { specifier: string }[] };
+  const specifiers = graph.modules.map((m) => m.specifier);
+  assert.ok(
+    specifiers.some((s) => s.endsWith("/mod/store/etcd_store.ts")),
+    "the etcd backend is in the graph",
+  );
+  assert.ok(specifiers.includes("node:sqlite"));
+  assert.deepEqual(specifiers.filter((s) => /grpc|protobuf|etcd3/i.test(s)), []);
+  assert.deepEqual(
+    specifiers.filter((s) => s.startsWith("npm:")),
+    ["npm:/yaml@2.9.1"],
+    "yaml (the DSL) only",
   );
 });

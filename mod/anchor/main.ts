@@ -6,7 +6,7 @@ import type { Role } from "../role.ts";
 export const role: Role = {
   name: "anchor",
   summary: "etcd- or file-backed IPAM with per-namespace pools (hainesc/anchor compatible).\n" +
-    "STORE FLAGS: --store DIR (file store), or --etcd-endpoints URLS [--etcd-cert-file F --etcd-key-file F --etcd-ca-cert-file F]",
+    "STORE FLAGS: --store DIR (embedded SQLite store DIR/store.db), or --etcd-endpoints URLS [--etcd-cert-file F --etcd-key-file F --etcd-ca-cert-file F]",
   plugin: async () => (await import("./plugin.ts")).anchorPlugin,
   commands: {
     ls: {
@@ -29,6 +29,11 @@ export const role: Role = {
       usage: "release CONTAINER_ID [--ifname IFNAME] [STORE FLAGS]",
       summary: "release a container's addresses (all of them, or one interface's)",
       run: async (args) => (await import("./commands/release.ts")).releaseCommand(args),
+    },
+    store: {
+      usage: "store dump [--json] [STORE FLAGS]",
+      summary: "print every key of the store with its value and revisions (both backends)",
+      run: async (args) => (await import("./commands/store.ts")).storeCommand(args),
     },
     monkey: monkeyCommand,
     install: installCommand,
