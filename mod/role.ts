@@ -58,7 +58,12 @@ export async function runRole(role: Role, args: string[]): Promise<never> {
   const caller = first === undefined ? invokedBy() : "person";
   if (caller === "plugin") {
     const { pluginMain } = await import("./cni/skel.ts");
-    return pluginMain(await role.plugin(), role.name);
+    // VERSION is answered from the spec versions alone (pluginMain never asks the plugin), so it does not
+    // load the plugin's module graph (store, netlink, Kubernetes client): runtimes probe every plugin.
+    const plugin = Deno.env.get("CNI_COMMAND") === "VERSION"
+      ? refusingPlugin("only VERSION is answered here")
+      : await role.plugin();
+    return pluginMain(plugin, role.name);
   }
   if (first === "--version" || first === "-V") {
     console.log(`${role.name} ${PROGRAM_VERSION} (CNI ${SUPPORTED_VERSIONS.join(", ")})`);

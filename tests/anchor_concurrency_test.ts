@@ -1,6 +1,7 @@
 /**
  * anchor under concurrency, as real processes: 200 ADDs at once from two "nodes" and two namespaces
- * sharing one address range, on both stores; and etcd killed in the middle of a burst.
+ * sharing one address range, on both stores; and etcd killed in the middle of a burst; plugin processes
+ * killed with SIGKILL mid-ADD; and a 3-member etcd cluster losing its leader.
  */
 import assert from "node:assert/strict";
 import {
@@ -14,8 +15,10 @@ import {
   seed,
   STORE_KINDS,
 } from "./lib/anchor_fixture.ts";
-import type { PluginReply } from "./lib/plugin.ts";
+import { type PluginReply, runPlugin } from "./lib/plugin.ts";
 import { TempNetns } from "./lib/netns.ts";
+import { startEtcdCluster } from "./lib/etcd.ts";
+import { openStore } from "../mod/store/mod.ts";
 
 const SUBNET = { "cni.anchor.org/subnet": "10.1.0.0/24" };
 // Both namespaces draw from the same range: only the guard keeps them apart.
@@ -184,3 +187,104 @@ for (const kind of STORE_KINDS) {
     }
   });
 }
+
+for (const kind of STORE_KINDS) {
+  Deno.test(`ADDs killed with SIGKILL mid-flight leave a consistent store; retried, every ADD is done once (${kind} store)`, async () => {
+    const s = await openAnchorStore(kind);
+    const ns = await TempNetns.create(["anchor"]);
+    try {
+      await seed(s.store, KEYS);
+      const ids = Array.from({ length: 40 }, (_, i) => `kill-${i}`);
+      const conf = (i: number) =>
+        anchorConf(s, {
+          args: SUBNET,
+          ipam: { kubernetes: { node_name: nodeOf(i) }, etcd_timeout_ms: 15_000 },
+        });
+      const cniArgs = (i: number) => `K8S_POD_NAMESPACE=${i % 4 < 2 ? "red" : "blue"};K8S_POD_NAME=p${i}`;
+      // runPlugin SIGKILLs a call that outlives its timeout: spread over a process's whole life.
+      const first = await pool(ids, 10, (id, i) =>
+        runPlugin("anchor", {
+          command: "ADD",
+          containerId: id,
+          ifname: "eth0",
+          netns: ns.path(0),
+          cniArgs: cniArgs(i),
+          conf: conf(i),
+          timeoutMs: 100 + Math.random() * 600,
+        }));
+      const killed = ids.filter((_, i) => first[i].code !== 0);
+      for (const [i, r] of first.entries()) {
+        if (r.code !== 0) assert.equal(r.stdout, "", `${ids[i]} was killed, not refused: ${r.stdout}`);
+      }
+      assert.ok(killed.length > 0, "some calls were killed");
+      assert.deepEqual(
+        await inconsistencies(s.store),
+        [],
+        "every guard has its record and every record its guard",
+      );
+      // The runtime retries what failed; the ones that finished answer again with the same address.
+      const again = await pool(
+        ids,
+        10,
+        (id, i) => callAnchor({ command: "ADD", id, netns: ns.path(0), conf: conf(i), cniArgs: cniArgs(i) }),
+      );
+      assert.deepEqual(again.filter((r) => r.code !== 0).map((r) => r.stdout), []);
+      first.forEach((r, i) => {
+        if (r.code === 0) assert.equal(again[i].json.ips[0].address, r.json.ips[0].address, ids[i]);
+      });
+      const recs = await records(s.store);
+      assert.deepEqual([...recs.keys()].sort(), [...ids].sort(), "one allocation per ADD");
+      assert.equal(new Set(again.map((r) => r.json.ips[0].address)).size, ids.length, "no address twice");
+      assert.deepEqual(await inconsistencies(s.store), []);
+    } finally {
+      await ns.cleanup();
+      await s.close();
+    }
+  });
+}
+
+Deno.test("a 3-member etcd cluster loses its leader during ADDs: each succeeds or answers 11, and retried, all are done once", async () => {
+  const cluster = await startEtcdCluster(3);
+  const ns = await TempNetns.create(["anchor"]);
+  const store = await openStore({ kind: "etcd", endpoints: cluster.endpoints, timeoutMs: 5000 });
+  try {
+    await seed(store, KEYS);
+    // The leader first, so that its refused connections send every call on to the next member.
+    const leader = await cluster.leader();
+    const order = [leader, ...[0, 1, 2].filter((i) => i !== leader)].map((i) => cluster.endpoints[i]);
+    const s = { ipam: { etcd_endpoints: order } } as unknown as AnchorStore;
+    const ids = Array.from({ length: 60 }, (_, i) => `lead-${i}`);
+    const add = (id: string, i: number) => addFor(s, ns.path(0), id, i, { etcd_timeout_ms: 3000 });
+    let done = 0;
+    const first = await pool(ids, 10, async (id, i) => {
+      const r = await add(id, i);
+      if (++done === 15) cluster.kill(leader);
+      return r;
+    });
+    const outcomes = first.map((r) => (r.code === 0 ? 0 : r.json?.code));
+    const odd = outcomes.map((c, i) => [ids[i], c, first[i].stdout]).filter(([, c]) => c !== 0 && c !== 11);
+    assert.deepEqual(odd, [], "every ADD succeeds or asks to try again later");
+    // Retried as a runtime would, until the survivors have elected a leader and serve again.
+    const final = [...first];
+    for (let round = 0; round < 20 && final.some((r) => r.code !== 0); round++) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      for (const [i, id] of ids.entries()) {
+        if (final[i].code !== 0) final[i] = await add(id, i);
+      }
+    }
+    assert.deepEqual(
+      final.filter((r) => r.code !== 0).map((r) => r.stdout),
+      [],
+      "after retries every ADD is done",
+    );
+    const given = final.map((r) => r.json.ips[0].address);
+    assert.equal(new Set(given).size, ids.length, "no address given twice");
+    const recs = await records(store);
+    assert.deepEqual([...recs.keys()].sort(), [...ids].sort());
+    assert.deepEqual(await inconsistencies(store), []);
+  } finally {
+    await store.close();
+    await ns.cleanup();
+    await cluster.stop();
+  }
+});
