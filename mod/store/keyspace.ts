@@ -1,11 +1,11 @@
 /**
- * A revisioned keyspace in plain data: the file store's model, with etcd v3's rules for compares,
- * revisions and versions so that both backends answer alike.
+ * What both backends check alike (etcd's rules for keys and transactions), and the reader of the JSON
+ * store the embedded store used before SQLite (`store.json`), which it imports once.
  */
 import { StoreCorruptError, StoreError } from "./errors.ts";
-import type { Compare, KeyValue, Op } from "./types.ts";
+import type { Compare, Op } from "./types.ts";
 
-/** One stored key, as it appears in the file store's JSON. */
+/** One stored key, as it appears in store.json. */
 export interface Entry {
   value: string;
   createRevision: number;
@@ -13,83 +13,10 @@ export interface Entry {
   version: number;
 }
 
-/** The whole file store: `{"revision": 12, "keys": {"/anchor/ns/default": {...Entry}}}`. */
+/** The whole of store.json: `{"revision": 12, "keys": {"/anchor/ns/default": {...Entry}}}`. */
 export interface Keyspace {
   revision: number;
   keys: Record<string, Entry>;
-}
-
-/** A keyspace with nothing in it, as an absent data file reads. */
-export function emptyKeyspace(): Keyspace {
-  return { revision: 0, keys: {} };
-}
-
-/** The public shape of a stored entry. */
-export function toKeyValue(key: string, entry: Entry): KeyValue {
-  return {
-    key,
-    value: entry.value,
-    modRevision: entry.modRevision,
-    createRevision: entry.createRevision,
-    version: entry.version,
-  };
-}
-
-/** Byte order for ASCII keys, which is etcd's order; localeCompare would not be. */
-export function byKey(a: { key: string }, b: { key: string }): number {
-  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
-}
-
-/** The keys under `prefix`, sorted by key. */
-export function listPrefix(space: Keyspace, prefix: string): KeyValue[] {
-  const out: KeyValue[] = [];
-  for (const [key, entry] of Object.entries(space.keys)) {
-    if (key.startsWith(prefix)) out.push(toKeyValue(key, entry));
-  }
-  return out.sort(byKey);
-}
-
-/** Whether one compare holds, by etcd's rules: an absent key has version and modRevision 0 and fails value compares. */
-export function holds(space: Keyspace, compare: Compare): boolean {
-  const entry = Object.hasOwn(space.keys, compare.key) ? space.keys[compare.key] : undefined;
-  if ("exists" in compare) return (entry !== undefined) === compare.exists;
-  if ("modRevision" in compare) return (entry?.modRevision ?? 0) === compare.modRevision;
-  return entry !== undefined && entry.value === compare.value;
-}
-
-/**
- * Applies the ops as one revision, as etcd does for a transaction: every key written gets the same
- * modRevision, and the revision only moves when something changed. Returns whether it did.
- */
-export function applyOps(space: Keyspace, ops: Op[]): boolean {
-  const revision = space.revision + 1;
-  let changed = false;
-  for (const op of ops) {
-    if ("put" in op) {
-      const old = Object.hasOwn(space.keys, op.put) ? space.keys[op.put] : undefined;
-      space.keys[op.put] = {
-        value: op.value,
-        createRevision: old?.createRevision ?? revision,
-        modRevision: revision,
-        version: (old?.version ?? 0) + 1,
-      };
-      changed = true;
-    } else if ("delete" in op) {
-      if (Object.hasOwn(space.keys, op.delete)) {
-        delete space.keys[op.delete];
-        changed = true;
-      }
-    } else {
-      for (const key of Object.keys(space.keys)) {
-        if (key.startsWith(op.deletePrefix)) {
-          delete space.keys[key];
-          changed = true;
-        }
-      }
-    }
-  }
-  if (changed) space.revision = revision;
-  return changed;
 }
 
 /**
@@ -123,7 +50,7 @@ export function checkKey(key: string): void {
   }
 }
 
-/** Parses the data file, checking enough of its shape that a hand edit gone wrong is reported, not used. */
+/** Parses store.json, checking enough of its shape that a hand edit gone wrong is reported, not imported. */
 export function parseKeyspace(text: string, path: string): Keyspace {
   let data: unknown;
   try {
@@ -150,11 +77,4 @@ export function parseKeyspace(text: string, path: string): Keyspace {
     }
   }
   return space;
-}
-
-/** Pretty JSON with sorted keys, so that the file reads and diffs well. */
-export function formatKeyspace(space: Keyspace): string {
-  const keys: Record<string, Entry> = {};
-  for (const key of Object.keys(space.keys).sort()) keys[key] = space.keys[key];
-  return JSON.stringify({ revision: space.revision, keys }, null, 2) + "\n";
 }

@@ -77,30 +77,16 @@ export async function startEtcd(options: {
   }
   const args = [
     ...tlsArgs,
-    "--listen-metrics-urls",
-    metrics,
-    "--name",
-    "rt",
-    "--data-dir",
-    `${dir}/data`,
-    "--listen-client-urls",
-    endpoint,
-    "--advertise-client-urls",
-    endpoint,
-    "--listen-peer-urls",
-    peer,
-    "--initial-advertise-peer-urls",
-    peer,
-    "--initial-cluster",
-    `rt=${peer}`,
-    "--initial-cluster-state",
-    "new",
-    "--initial-cluster-token",
-    dir,
-    "--logger",
-    "zap",
-    "--log-outputs",
-    logFile,
+    ...memberArgs({
+      name: "rt",
+      dataDir: `${dir}/data`,
+      client: endpoint,
+      peer,
+      metrics,
+      cluster: `rt=${peer}`,
+      token: dir,
+      logFile,
+    }),
   ];
   let child: Deno.ChildProcess | undefined;
   const launch = async () => {
@@ -112,16 +98,10 @@ export async function startEtcd(options: {
       throw new Error(`${(e as Error).message}; log ${logFile}:\n${await tail(logFile)}`);
     }
   };
-  const halt = async (signal: Deno.Signal) => {
+  const halt = (signal: Deno.Signal) => {
     const running = child;
     child = undefined;
-    if (!running) return;
-    try {
-      running.kill(signal);
-    } catch {
-      // Already exited: nothing to stop.
-    }
-    await running.status;
+    return stopProcess(running, signal);
   };
   try {
     await launch();
@@ -187,47 +167,22 @@ export async function startEtcdCluster(size: number): Promise<TestEtcdCluster> {
   }));
   const cluster = members.map((m) => `${m.name}=${m.peer}`).join(",");
   const halt = async (signal: Deno.Signal) => {
-    await Promise.all(members.map(async (m) => {
+    await Promise.all(members.map((m) => {
       const running = m.child;
       m.child = undefined;
-      if (!running) return;
-      try {
-        running.kill(signal);
-      } catch {
-        // Already exited.
-      }
-      await running.status;
+      return stopProcess(running, signal);
     }));
   };
   try {
     for (const m of members) {
       m.child = new Deno.Command(ETCD, {
-        args: [
-          "--name",
-          m.name,
-          "--data-dir",
-          `${dir}/${m.name}`,
-          "--listen-client-urls",
-          m.client,
-          "--advertise-client-urls",
-          m.client,
-          "--listen-peer-urls",
-          m.peer,
-          "--initial-advertise-peer-urls",
-          m.peer,
-          "--listen-metrics-urls",
-          m.metrics,
-          "--initial-cluster",
+        args: memberArgs({
+          ...m,
+          dataDir: `${dir}/${m.name}`,
           cluster,
-          "--initial-cluster-state",
-          "new",
-          "--initial-cluster-token",
-          dir,
-          "--logger",
-          "zap",
-          "--log-outputs",
-          `${dir}/${m.name}.log`,
-        ],
+          token: dir,
+          logFile: `${dir}/${m.name}.log`,
+        }),
         stdin: "null",
         stdout: "null",
         stderr: "null",
@@ -277,6 +232,39 @@ export async function startEtcdCluster(size: number): Promise<TestEtcdCluster> {
       await Deno.remove(dir, { recursive: true });
     },
   };
+}
+
+/** The flags of one etcd member listening on loopback URLs, logging to a file. */
+function memberArgs(m: {
+  name: string;
+  dataDir: string;
+  client: string;
+  peer: string;
+  metrics: string;
+  /** `--initial-cluster`: name=peerURL,... */
+  cluster: string;
+  token: string;
+  logFile: string;
+}): string[] {
+  return [
+    ...["--name", m.name, "--data-dir", m.dataDir],
+    ...["--listen-client-urls", m.client, "--advertise-client-urls", m.client],
+    ...["--listen-peer-urls", m.peer, "--initial-advertise-peer-urls", m.peer],
+    ...["--listen-metrics-urls", m.metrics],
+    ...["--initial-cluster", m.cluster, "--initial-cluster-state", "new", "--initial-cluster-token", m.token],
+    ...["--logger", "zap", "--log-outputs", m.logFile],
+  ];
+}
+
+/** Signals a process and waits for it to end; one that already exited is fine. */
+async function stopProcess(running: Deno.ChildProcess | undefined, signal: Deno.Signal): Promise<void> {
+  if (!running) return;
+  try {
+    running.kill(signal);
+  } catch {
+    // Already exited: nothing to stop.
+  }
+  await running.status;
 }
 
 async function waitHealthy(metrics: string, child: Deno.ChildProcess): Promise<void> {
