@@ -23,7 +23,7 @@ import { GatewayNotFoundError, NoPoolError, PoolExhaustedError } from "./errors.
 import { GUARD_PREFIX, guardKey, recordId, recordKey } from "./keys.ts";
 import { parsePool } from "./pool.ts";
 import { type AllocationRecord, encodeRecord } from "./record.ts";
-import { type AnchorState, findRecord, readState, storedGateway, usedAddresses } from "./state.ts";
+import { type AnchorState, findRecord, readStateForAdd, storedGateway } from "./state.ts";
 import { checkGateway } from "./subnet.ts";
 
 /** What ADD needs to know about the pod. */
@@ -67,7 +67,7 @@ export interface Allocation {
  */
 export function allocate(store: Store, req: AllocateRequest): Promise<Allocation> {
   return retryCas(GUARD_PREFIX, async (attempt) => {
-    const state = await readState(store);
+    const { state, used } = await readStateForAdd(store, req.containerId);
     const gateway = req.gateway ?? gatewayFromStore(state, req.subnet);
     const held = findRecord(state, req.containerId, req.ifname);
     if (held) {
@@ -82,8 +82,8 @@ export function allocate(store: Store, req: AllocateRequest): Promise<Allocation
       };
     }
     const { ranges, skipped } = poolRanges(state, req);
-    const free = freeAddresses(ranges, takenAddresses(state, req.subnet, gateway), pickWindow(attempt));
-    if (free.length === 0) throw exhausted(req, ranges, state, gateway);
+    const free = freeAddresses(ranges, takenAddresses(state, used, req.subnet, gateway), pickWindow(attempt));
+    if (free.length === 0) throw exhausted(req, ranges, state, used, gateway);
     // The first attempt takes the first free address, as the original did; after losing a race the
     // pick spreads over more free addresses so that racers stop colliding on the same one.
     const address = free[Math.floor(Math.random() * free.length)];
@@ -127,8 +127,8 @@ function poolRanges(state: AnchorState, req: AllocateRequest): { ranges: IpRange
  * Addresses no pod may get: those in use, the pod's gateway, and the subnet's stored gateway even when a
  * pod overrides it, since that router is still on the link for the subnet's other pods.
  */
-function takenAddresses(state: AnchorState, subnet: Cidr, gateway: IpAddr): Set<string> {
-  const taken = usedAddresses(state);
+function takenAddresses(state: AnchorState, used: Set<string>, subnet: Cidr, gateway: IpAddr): Set<string> {
+  const taken = new Set(used);
   taken.add(formatIp(gateway));
   const stored = tryParseIp(storedGateway(state, subnet)?.gateway ?? "");
   if (stored) taken.add(formatIp(stored));
@@ -155,6 +155,7 @@ function exhausted(
   req: AllocateRequest,
   ranges: IpRange[],
   state: AnchorState,
+  used: Set<string>,
   gateway: IpAddr,
 ): PoolExhaustedError {
   const reserved = new Map<string, string>();
@@ -169,7 +170,7 @@ function exhausted(
     if (ip && rangesContain(ranges, ip) && !reserved.has(formatIp(ip))) reserved.set(formatIp(ip), why);
   }
   let allocated = 0n;
-  for (const text of usedAddresses(state)) {
+  for (const text of used) {
     const ip = tryParseIp(text);
     if (ip && !reserved.has(text) && rangesContain(ranges, ip)) allocated++;
   }

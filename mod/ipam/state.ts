@@ -4,7 +4,15 @@
  * shows one without the other unless something outside anchor wrote the store.
  */
 import type { KeyValue, Store } from "../store/mod.ts";
-import { canonicalIp, type Cidr, formatCidr, sameNetwork, tryParseCidr, tryParseIp } from "../ip/mod.ts";
+import {
+  canonicalIp,
+  type Cidr,
+  formatCidr,
+  formatIp,
+  sameNetwork,
+  tryParseCidr,
+  tryParseIp,
+} from "../ip/mod.ts";
 import { ANCHOR_PREFIX, GATEWAY_PREFIX, GUARD_PREFIX, POOL_PREFIX, RECORD_PREFIX } from "./keys.ts";
 import { type AllocationRecord, decodeRecord, RecordFormatError, recordMatches } from "./record.ts";
 
@@ -60,6 +68,39 @@ export function stateOf(kvs: KeyValue[]): AnchorState {
     }
   }
   return state;
+}
+
+/**
+ * What ADD needs, from the same single `list` as readState, but decoding only the container's own
+ * records: every other record and guard contributes its address alone. ADD on a store holding
+ * thousands of allocations then costs one scan of short strings, not thousands of decoded records.
+ * `state.records` and `state.unreadable` hold the container's records only, and `state.guards` is empty;
+ * `used` is what usedAddresses would answer on the full state.
+ */
+export async function readStateForAdd(
+  store: Store,
+  containerId: string,
+): Promise<{ state: AnchorState; used: Set<string> }> {
+  const kvs = await store.list(ANCHOR_PREFIX);
+  const own = `${RECORD_PREFIX}${containerId}`;
+  const mine: KeyValue[] = [];
+  const used = new Set<string>();
+  const others: KeyValue[] = [];
+  for (const kv of kvs) {
+    if (kv.key === own || kv.key.startsWith(`${own}:`)) mine.push(kv);
+    else if (kv.key.startsWith(RECORD_PREFIX)) {
+      // A record's first field is its address (README, store keys); an unreadable one holds none.
+      const comma = kv.value.indexOf(",");
+      const ip = tryParseIp((comma < 0 ? kv.value : kv.value.slice(0, comma)).trim());
+      if (ip) used.add(formatIp(ip));
+    } else if (kv.key.startsWith(GUARD_PREFIX)) {
+      const ip = tryParseIp(kv.key.slice(GUARD_PREFIX.length));
+      if (ip) used.add(formatIp(ip));
+    } else others.push(kv);
+  }
+  const state = stateOf([...others, ...mine]);
+  for (const { record } of state.records.values()) used.add(record.ip);
+  return { state, used };
 }
 
 /**
