@@ -43,7 +43,7 @@ Deno.test({
         await page.waitForSelector("body[data-ready=true]");
 
         // The seeded data is on the page.
-        assert.match(await page.textContent("#store") ?? "", /file store/);
+        assert.match(await page.textContent("#store") ?? "", /sqlite store/);
         const defaultCard = page.locator('.pool[data-namespace="default"]');
         assert.match(await defaultCard.textContent() ?? "", /4 used · 0 gateway · 5 free of 9/);
         assert.equal(await page.locator("#gateways tbody tr").count(), 3);
