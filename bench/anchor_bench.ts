@@ -210,18 +210,24 @@ export async function run(): Promise<BenchRow[]> {
 
     const floor = await burst((i) => call(empty, "ADD", `floor-${i}`, netns));
     const hlBurst = await burst((i) => call(hostLocalSide(`${tmp}/hl-burst`), "ADD", `burst-${i}`, netns));
-    for (const [label, side, settings, goal] of [
-      ["sqlite store", embedded, sqlite, 1.5],
-      ["etcd", onEtcd, etcdStore, 2],
-    ] as const) {
+    for (
+      const [label, side, settings, goal] of [
+        ["sqlite store", embedded, sqlite, 1.5],
+        ["etcd", onEtcd, etcdStore, 2],
+      ] as const
+    ) {
       await seedPool(settings);
       const ms = await burst((i) => call(side, "ADD", `burst-${i}`, netns));
       const { records, duplicates: dups } = await duplicates(settings);
       rows.push({
-        name: `${BURST} concurrent ADDs (${PARALLEL} at a time), ${label}, wall (ref: ${BURST} empty deno runs)`,
+        name:
+          `${BURST} concurrent ADDs (${PARALLEL} at a time), ${label}, wall (ref: ${BURST} empty deno runs)`,
         ours_ms: ms,
         ref_ms: floor,
-        note: `goal ≤ ${goal}; ${records} allocated, ${dups} duplicates; ${(BURST / (ms / 1000)).toFixed(0)} ADD/s; ` +
+        note:
+          `goal ≤ ${goal}; ${records} allocated, ${dups} duplicates; ${
+            (BURST / (ms / 1000)).toFixed(0)
+          } ADD/s; ` +
           `information: host-local ${hlBurst.toFixed(0)} ms`,
       });
     }
