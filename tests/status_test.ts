@@ -71,6 +71,34 @@ Deno.test("STATUS proves the store takes writes: a read-only store answers code 
   }
 });
 
+Deno.test("a damaged store file is CNI code 5 naming the file, for ADD and STATUS alike, and is left as it was", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "rt-status-" });
+  try {
+    const garbage = "not a database\n".repeat(100);
+    Deno.writeTextFileSync(`${dir}/store.db`, garbage);
+    const conf = {
+      ...confs({ store: dir }).anchor,
+      args: { cni: { "cni.anchor.org/subnet": "10.0.1.0/24" } },
+    };
+    const add = await runPlugin("anchor", {
+      command: "ADD",
+      containerId: "c1",
+      netns: "/proc/self/ns/net",
+      ifname: "eth0",
+      cniArgs: "K8S_POD_NAMESPACE=default;K8S_POD_NAME=p",
+      conf,
+    });
+    assert.equal(add.json?.code, 5, add.stdout);
+    assert.match(add.json.msg, new RegExp(`${dir}/store\\.db is corrupt: not an SQLite database`));
+    const status = await runPlugin("anchor", { command: "STATUS", conf });
+    assert.equal(status.json?.code, 50, status.stdout);
+    assert.match(status.json.msg, /store\.db is corrupt/);
+    assert.equal(Deno.readTextFileSync(`${dir}/store.db`), garbage, "never recreated");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("octopus forwards STATUS only to an IPAM plugin that speaks CNI 1.1 (Debian's host-local does not)", async () => {
   const conf = {
     cniVersion: "1.1.0",
