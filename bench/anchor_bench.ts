@@ -54,21 +54,23 @@ function median(times: number[]): number {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
-/** Median wall time of SEQUENTIAL runs of `once(i)`, after one warm-up run. */
-async function medianOf(once: (i: number) => Promise<unknown>): Promise<number> {
-  await once(-1);
-  const times: number[] = [];
-  for (let i = 0; i < SEQUENTIAL; i++) {
-    const t0 = performance.now();
-    await once(i);
-    times.push(performance.now() - t0);
+/**
+ * Median wall times of SEQUENTIAL rounds of several measurements, interleaved (one of each per round,
+ * after one warm-up round): on a shared machine the load drifts, and each figure must face its
+ * reference under the same load.
+ */
+async function interleaved(
+  runs: Record<string, (i: number) => Promise<unknown>>,
+): Promise<Record<string, number>> {
+  const times: Record<string, number[]> = Object.fromEntries(Object.keys(runs).map((k) => [k, []]));
+  for (let i = -1; i < SEQUENTIAL; i++) {
+    for (const [name, once] of Object.entries(runs)) {
+      const t0 = performance.now();
+      await once(i);
+      if (i >= 0) times[name].push(performance.now() - t0);
+    }
   }
-  return median(times);
-}
-
-async function latency(side: Side, tag: string, netns: string): Promise<{ ms: number; peakKb: number }> {
-  const peakKb = await call(side, "ADD", `${tag}-mem`, netns, true);
-  return { ms: await medianOf((i) => call(side, "ADD", `${tag}-${i}`, netns)), peakKb };
+  return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
 }
 
 /** Wall time of BURST calls of `once`, PARALLEL at a time. */
@@ -167,48 +169,74 @@ export async function run(): Promise<BenchRow[]> {
   try {
     const netns = ns.path(0);
     const sqlite = { kind: "file" as const, dir: `${tmp}/store` };
+    const crowd = { kind: "file" as const, dir: `${tmp}/crowd` };
     const etcdStore = { kind: "etcd" as const, endpoints: [etcd.endpoint], timeoutMs: 5000 };
     const embedded = anchorSide({ store: sqlite.dir });
+    const crowded = anchorSide({ store: crowd.dir });
     const onEtcd = anchorSide({ etcd_endpoints: etcd.endpoint });
     const empty = await emptySide(tmp);
+    const hl = hostLocalSide(`${tmp}/hl-seq`);
     const rows: BenchRow[] = [];
 
-    const hostLocal = await latency(hostLocalSide(`${tmp}/hl-seq`), "seq", netns);
     await seedPool(sqlite);
-    const flat = await latency(embedded, "seq", netns);
+    await seedPool(crowd, CROWD);
+    await seedPool(etcdStore);
+    const peakKb = {
+      hostLocal: await call(hl, "ADD", "mem", netns, true),
+      sqlite: await call(embedded, "ADD", "mem", netns, true),
+      etcd: await call(onEtcd, "ADD", "mem", netns, true),
+    };
+    const t = await interleaved({
+      hostLocal: (i) => call(hl, "ADD", `seq-${i}`, netns),
+      sqlite: (i) => call(embedded, "ADD", `seq-${i}`, netns),
+      etcd: (i) => call(onEtcd, "ADD", `seq-${i}`, netns),
+      crowded: (i) => call(crowded, "ADD", `seq-${i}`, netns),
+      empty: () => call(empty, "VERSION", "v", netns),
+      version: () => call(embedded, "VERSION", "v", netns),
+      cycle: async (i) => {
+        await call(embedded, "ADD", `cycle-${i}`, netns);
+        await call(embedded, "DEL", `cycle-${i}`, netns);
+      },
+    });
     rows.push({
       name: `ADD latency, sqlite store, median of ${SEQUENTIAL} sequential processes (ref: host-local)`,
-      ours_ms: flat.ms,
-      ref_ms: hostLocal.ms,
-      peak_mb: flat.peakKb / 1024,
-      note: `information: host-local peak ${(hostLocal.peakKb / 1024).toFixed(1)} MB`,
+      ours_ms: t.sqlite,
+      ref_ms: t.hostLocal,
+      peak_mb: peakKb.sqlite / 1024,
+      note: `information: host-local peak ${(peakKb.hostLocal / 1024).toFixed(1)} MB`,
     });
-    await seedPool(etcdStore);
-    const remote = await latency(onEtcd, "seq", netns);
     rows.push({
       name: `ADD latency, etcd, median of ${SEQUENTIAL} sequential processes (ref: sqlite store)`,
-      ours_ms: remote.ms,
-      ref_ms: flat.ms,
-      peak_mb: remote.peakKb / 1024,
+      ours_ms: t.etcd,
+      ref_ms: t.sqlite,
+      peak_mb: peakKb.etcd / 1024,
       note: "goal ≤ 1.4",
     });
     rows.push({
       name: "peak RSS of one ADD in MB, etcd (ref: sqlite store)",
-      ours_ms: remote.peakKb / 1024,
-      ref_ms: flat.peakKb / 1024,
+      ours_ms: peakKb.etcd / 1024,
+      ref_ms: peakKb.sqlite / 1024,
       note: "goal ≤ 1.2; the figures are MB, not ms",
     });
-
-    await seedPool(sqlite, CROWD);
-    const crowded = await medianOf((i) => call(embedded, "ADD", `crowded-${i}`, netns));
     rows.push({
       name: `ADD latency, sqlite store holding ${CROWD} allocations (ref: the same ADD, empty store)`,
-      ours_ms: crowded,
-      ref_ms: flat.ms,
+      ours_ms: t.crowded,
+      ref_ms: t.sqlite,
       note: "goal ≤ 1.2",
     });
+    rows.push({
+      name: `VERSION start-up, median of ${SEQUENTIAL} (ref: an empty Deno program, same launcher)`,
+      ours_ms: t.version,
+      ref_ms: t.empty,
+      note: "goal ≤ 1.15",
+    });
+    rows.push({
+      name: `ADD+DEL cycle, sqlite store, median of ${SEQUENTIAL} (ref: two empty Deno starts)`,
+      ours_ms: t.cycle,
+      ref_ms: 2 * t.empty,
+      note: "goal ≤ 1.4",
+    });
 
-    const floor = await burst((i) => call(empty, "ADD", `floor-${i}`, netns));
     const hlBurst = await burst((i) => call(hostLocalSide(`${tmp}/hl-burst`), "ADD", `burst-${i}`, netns));
     for (
       const [label, side, settings, goal] of [
@@ -217,6 +245,8 @@ export async function run(): Promise<BenchRow[]> {
       ] as const
     ) {
       await seedPool(settings);
+      // The floor right before, so that both face the same load.
+      const floor = await burst((i) => call(empty, "ADD", `floor-${i}`, netns));
       const ms = await burst((i) => call(side, "ADD", `burst-${i}`, netns));
       const { records, duplicates: dups } = await duplicates(settings);
       rows.push({
@@ -224,33 +254,11 @@ export async function run(): Promise<BenchRow[]> {
           `${BURST} concurrent ADDs (${PARALLEL} at a time), ${label}, wall (ref: ${BURST} empty deno runs)`,
         ours_ms: ms,
         ref_ms: floor,
-        note:
-          `goal ≤ ${goal}; ${records} allocated, ${dups} duplicates; ${
-            (BURST / (ms / 1000)).toFixed(0)
-          } ADD/s; ` +
-          `information: host-local ${hlBurst.toFixed(0)} ms`,
+        note: `goal ≤ ${goal}; ${records} allocated, ${dups} duplicates; ${
+          (BURST / (ms / 1000)).toFixed(0)
+        } ADD/s; information: host-local ${hlBurst.toFixed(0)} ms`,
       });
     }
-
-    const emptyStart = await medianOf(() => call(empty, "VERSION", "v", netns));
-    const version = await medianOf(() => call(embedded, "VERSION", "v", netns));
-    rows.push({
-      name: `VERSION start-up, median of ${SEQUENTIAL} (ref: an empty Deno program, same launcher)`,
-      ours_ms: version,
-      ref_ms: emptyStart,
-      note: "goal ≤ 1.15",
-    });
-    await seedPool(sqlite);
-    const cycle = await medianOf(async (i) => {
-      await call(embedded, "ADD", `cycle-${i}`, netns);
-      await call(embedded, "DEL", `cycle-${i}`, netns);
-    });
-    rows.push({
-      name: `ADD+DEL cycle, sqlite store, median of ${SEQUENTIAL} (ref: two empty Deno starts)`,
-      ours_ms: cycle,
-      ref_ms: 2 * emptyStart,
-      note: "goal ≤ 1.4",
-    });
     return rows;
   } finally {
     await etcd.stop();
