@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the style gate (deno fmt --check, deno lint, deno check), then every test, as root, on a Debian machine. Installs what the tests need when it is missing:
 # deno (from npm, into .tools/), and Debian's etcd-server, containernetworking-plugins, iproute2,
-# openssl, chromium, iputils-ping, time, curl and util-linux. Extra arguments go to `deno test` (e.g. a single file).
+# openssl, chromium, iputils-ping, time, curl, util-linux (mount, nsenter) and sqlite3 (the store tests
+# read and edit the embedded store with it, as README tells people to). Extra arguments go to `deno test` (e.g. a single file).
 # The last line is "N passed, N failed", which CI reads.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,7 @@ command -v ping >/dev/null || missing+=(iputils-ping)
 [ -x /usr/bin/time ] || missing+=(time)
 command -v curl >/dev/null || missing+=(curl)
 command -v nsenter >/dev/null || missing+=(util-linux)
+command -v sqlite3 >/dev/null || missing+=(sqlite3)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]}" >&2
   apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null \

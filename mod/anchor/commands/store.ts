@@ -1,16 +1,15 @@
 /** `anchor store dump [--json]`: every key of the store, with its value and revisions, for people. */
-import { parseCommand, print, runCommand, UsageError, withFlagStore } from "../cli.ts";
+import { parseCommand, print, runCommand, STORE_FLAGS, subcommands, withFlagStore } from "../../cli.ts";
 
-const USAGE = "store dump [--json] [STORE FLAGS]";
+const USAGE = "anchor store dump [--json] [STORE FLAGS]";
 
 /**
  * Prints every key and value (JSON: `[{key, value, createRevision, modRevision, version}]`, sorted by
  * key), on either backend; for hand edits of the embedded store, README shows sqlite3.
  */
-export function storeCommand(args: string[]): Promise<number> {
+function dump(args: string[]): Promise<number> {
   return runCommand(async () => {
-    const { values, positionals } = parseCommand(args, USAGE, 1, { json: { type: "boolean" } });
-    if (positionals[0] !== "dump") throw new UsageError(USAGE, `unknown subcommand ${positionals[0]}`);
+    const { values } = parseCommand(args, USAGE, { ...STORE_FLAGS, json: { type: "boolean" } }, 0);
     const kvs = await withFlagStore(values, (store) => store.list(""));
     print(
       values.json === true,
@@ -21,3 +20,6 @@ export function storeCommand(args: string[]): Promise<number> {
     return 0;
   });
 }
+
+/** `anchor store`: its one verb, dump. */
+export const storeCommand = subcommands("anchor store", USAGE, { dump });
