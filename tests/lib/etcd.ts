@@ -43,12 +43,27 @@ export function freePort(): number {
  * }
  * ```
  */
-export async function startEtcd(options: {
+export async function startEtcd(options: EtcdOptions = {}): Promise<TestEtcd> {
+  // freePort's port is free when asked, but other test runs on this machine may take it before etcd binds
+  // it; etcd then exits at once, and fresh ports are the cure.
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await startEtcdOnce(options);
+    } catch (e) {
+      if (attempt >= 3 || !/exited before becoming healthy/.test(String(e))) throw e;
+    }
+  }
+}
+
+/** How a test etcd serves. */
+export interface EtcdOptions {
   /** Serve clients over TLS and demand a client certificate. */
   tls?: boolean;
   /** The server certificate's subjectAltName; a wrong one lets a test see verification fail. */
   serverAltName?: string;
-} = {}): Promise<TestEtcd> {
+}
+
+async function startEtcdOnce(options: EtcdOptions): Promise<TestEtcd> {
   const dir = await Deno.makeTempDir({ prefix: "rt-etcd-" });
   const endpoint = `${options.tls ? "https" : "http"}://127.0.0.1:${freePort()}`;
   const peer = `http://127.0.0.1:${freePort()}`;
