@@ -522,6 +522,9 @@ sqliteTest("reads do not create the directory; the first write does", async (sto
   assert.equal(await store.get("/a"), undefined);
   assert.deepEqual(await store.list("/"), []);
   assert.equal(await store.waitFor("/a", (kv) => kv !== undefined, 50), undefined);
+  const started = Date.now();
+  assert.equal(await store.waitFor("/a", (kv) => kv === undefined, 30_000), undefined);
+  assert.ok(Date.now() - started < 5000, "an absent store holds no key: waiting for absence ends at once");
   await assert.rejects(() => Deno.stat(dir), Deno.errors.NotFound);
   await store.put("/a", "1");
   assert.equal((await Deno.stat(`${dir}/store.db`)).isFile, true);

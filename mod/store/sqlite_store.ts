@@ -164,25 +164,31 @@ class SqliteStore implements Store {
   ): Promise<KeyValue | undefined> {
     const deadline = Date.now() + timeoutMs;
     let version = -1;
+    // Looks again only after a commit; a store not created yet holds no key (and reads do not create it).
     const check = () => {
       const db = this.#connection(false);
+      let kv: KeyValue | undefined;
       if (db) {
-        const now = this.#dataVersion(db);
-        if (now === version) return undefined;
-        version = now;
+        try {
+          const now = this.#dataVersion(db);
+          if (now === version) return undefined;
+          version = now;
+          kv = this.#get(db, key);
+        } catch (e) {
+          throw this.#translate(e);
+        }
       }
-      const kv = db && this.#get(db, key);
       return predicate(kv) ? { kv } : undefined;
     };
     return Promise.try(() => {
       checkKey(key);
-      const first = this.#read(() => check());
+      const first = check();
       if (first) return first.kv;
       return new Promise<KeyValue | undefined>((resolve, reject) => {
         const timer = this.#every(
           () => {
             try {
-              const hit = this.#read(() => check());
+              const hit = check();
               if (hit || Date.now() >= deadline) {
                 this.#stop(timer);
                 resolve(hit?.kv);
@@ -379,8 +385,14 @@ class SqliteStore implements Store {
       this.#db = this.#connect();
       if (legacy) this.#migrate();
     } catch (e) {
-      this.close().catch(() => undefined);
-      this.#closed = false;
+      // Left unopened, so that the next call tries again (a file repaired by hand, a disk with room).
+      this.#statements.clear();
+      try {
+        this.#db?.close();
+      } catch {
+        // The handle of a bad file still closes; the first error is the one to report.
+      }
+      this.#db = undefined;
       throw this.#translate(e);
     }
     return this.#db;
