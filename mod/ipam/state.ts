@@ -91,16 +91,26 @@ export async function readStateForAdd(
     else if (kv.key.startsWith(RECORD_PREFIX)) {
       // A record's first field is its address (README, store keys); an unreadable one holds none.
       const comma = kv.value.indexOf(",");
-      const ip = tryParseIp((comma < 0 ? kv.value : kv.value.slice(0, comma)).trim());
-      if (ip) used.add(formatIp(ip));
-    } else if (kv.key.startsWith(GUARD_PREFIX)) {
-      const ip = tryParseIp(kv.key.slice(GUARD_PREFIX.length));
-      if (ip) used.add(formatIp(ip));
-    } else others.push(kv);
+      addCanonical(used, (comma < 0 ? kv.value : kv.value.slice(0, comma)).trim());
+    } else if (kv.key.startsWith(GUARD_PREFIX)) addCanonical(used, kv.key.slice(GUARD_PREFIX.length));
+    else others.push(kv);
   }
   const state = stateOf([...others, ...mine]);
   for (const { record } of state.records.values()) used.add(record.ip);
   return { state, used };
+}
+
+/** A dotted quad without leading zeros: already the canonical text formatIp writes. */
+const CANONICAL_V4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/** Adds an address's canonical text; the usual IPv4 text is taken as it is, since parsing costs more. */
+function addCanonical(used: Set<string>, text: string): void {
+  if (CANONICAL_V4.test(text)) {
+    used.add(text);
+    return;
+  }
+  const ip = tryParseIp(text);
+  if (ip) used.add(formatIp(ip));
 }
 
 /**
