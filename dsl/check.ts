@@ -268,7 +268,18 @@ function checkPoolItem(r: Reporter, item: string, range: IpRange, pos: Pos, subn
   }
 }
 
-const RESERVED_IFNAMES = new Map<string, "error" | "warning">([["lo", "error"], ["eth0", "warning"]]);
+/**
+ * Names a link end can never get: `lo` exists in every namespace, and `eth0` is CNI_IFNAME's usual value,
+ * which the runtime gives the pod's main interface (boot network or delegate) before ratchet's links;
+ * ADD refuses a taken name with EEXIST (CNI spec, ADD: "an interface of that name must not exist").
+ */
+const RESERVED_IFNAMES = new Map<string, string>([
+  ["lo", "already exists in every network namespace"],
+  [
+    "eth0",
+    "is the usual CNI_IFNAME, which the runtime gives the pod's main interface; ADD would fail with EEXIST",
+  ],
+]);
 
 function checkLinkEnd(
   r: Reporter,
@@ -280,16 +291,7 @@ function checkLinkEnd(
 ): Cidr | undefined {
   if (!pods.has(e.pod)) r.error(e.pos, "unknown-pod", `unknown pod "${e.pod}"`);
   const reserved = RESERVED_IFNAMES.get(e.ifname);
-  if (reserved === "error") {
-    r.error(e.ifnamePos, "reserved-ifname", `"${e.ifname}" already exists in every network namespace`);
-  }
-  if (reserved === "warning") {
-    r.warn(
-      e.ifnamePos,
-      "reserved-ifname",
-      `"${e.ifname}" is the usual CNI_IFNAME, which the runtime gives the pod's main interface`,
-    );
-  }
+  if (reserved) r.error(e.ifnamePos, "reserved-ifname", `"${e.ifname}" ${reserved}`);
   const k = `${e.pod}\0${e.ifname}`;
   const prev = ifnames.get(k);
   if (prev) {

@@ -60,7 +60,7 @@ const CASES: { code: string; add: string; severity?: "warning"; also?: string[] 
   { code: "pool-outside-subnet", severity: "warning", add: "pool other ^10.0.9.[1-5]" },
   { code: "pool-overlap", severity: "warning", add: "pool other ^10.0.1.[5-6]" },
   { code: "reserved-ifname", add: "link a:^lo -- c:in3" },
-  { code: "reserved-ifname", severity: "warning", add: "link a:^eth0 -- c:in3" },
+  { code: "reserved-ifname", add: "link a:^eth0 -- c:in3" },
   { code: "duplicate-ifname", add: "link a:^in1 -- c:in4" },
   { code: "duplicate-address", add: "link a:in2 192.168.6.1/24 -- c:in2 ^192.168.6.1/24" },
   { code: "duplicate-address", add: "node n3 parent eth0 address ^192.168.1.1" },
