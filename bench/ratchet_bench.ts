@@ -1,10 +1,13 @@
 /**
- * ratchet's link making beside `ip` doing the same kernel work:
+ * ratchet's link making beside references doing the same work:
  *
  * 1. 100 veth links on one node and 100 vxlan links across two nodes, through the real plugin (one
- *    process per pod, as a runtime runs it, 8 at a time), against ip -batch per node plus one ip
- *    per pod for its addresses;
- * 2. the cost per link while one node grows to 1000 links (2000 link ends), measured at 100, 250,
+ *    process per pod, as a runtime runs it, 8 at a time), against 200 empty `deno run` processes at
+ *    the same concurrency (Deno's start-up floor, which every plugin call pays) and against ip -batch
+ *    per node plus one ip per pod for its addresses;
+ * 2. the node's waiters while 250 pods wait for late peers: their total RSS (goal <= 100 MiB), then
+ *    the time until all 250 links are up once the peers arrive;
+ * 3. the cost per link while one node grows to 1000 links (2000 link ends), measured at 100, 250,
  *    500 and 1000 links, in process (store + netlink, no process start), on the file store and on
  *    etcd, against ip -batch doing the same growth.
  *
@@ -14,10 +17,11 @@
 import type { BenchRow } from "./main.ts";
 import { startEtcd } from "../tests/lib/etcd.ts";
 import { ipJson, sh, TempNetns } from "../tests/lib/netns.ts";
-import { eventually, type LabPod, RatchetLab } from "../tests/lib/ratchet_lab.ts";
+import { eventually, type LabPod, RatchetLab, waiterPids } from "../tests/lib/ratchet_lab.ts";
 import type { LinkEnd } from "../mod/links/mod.ts";
 
 const PLUGIN_LINKS = 100;
+const WAITING_PODS = 250;
 const PARALLEL = 8;
 const GROWTH_CHECKPOINTS = [100, 250, 500, 1000];
 /** Each arriving pod links to this many of the pods before it. */
@@ -79,6 +83,57 @@ async function pluginLinks(kind: "veth" | "vxlan"): Promise<{ ms: number; peakMb
   const ms = performance.now() - t0;
   if (!done) throw new Error(`${kind}: not every link was made\n${lab.log()}`);
   return { ms, peakMb: 0 };
+}
+
+/** The floor for 1: 2 * PLUGIN_LINKS empty `deno run` processes, PARALLEL at a time. */
+async function emptyDenoRuns(): Promise<number> {
+  const dir = await Deno.makeTempDir({ prefix: "ratchet-bench-" });
+  try {
+    Deno.writeTextFileSync(`${dir}/empty.ts`, "\n");
+    const t0 = performance.now();
+    await pool(Array.from({ length: 2 * PLUGIN_LINKS }), PARALLEL, async () => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--quiet", `${dir}/empty.ts`],
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      if (!out.success) throw new Error("empty deno run failed");
+    });
+    return performance.now() - t0;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** RSS of a process in MiB, from /proc/<pid>/status. */
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
+  return m ? Number(m[1]) / 1024 : 0;
+}
+
+/**
+ * 2: WAITING_PODS pods on one node wait for late peers; the waiters' total RSS while they wait,
+ * then the time from the first peer's ADD until every link is up.
+ */
+async function waiters(): Promise<{ rssMiB: number; processes: number; upMs: number }> {
+  await using lab = await RatchetLab.create("file");
+  const [n1] = lab.nodes;
+  const pods = await lab.addPods(Array.from({ length: 2 * WAITING_PODS }, (_, i) => `w${i}`));
+  const primaries = pods.slice(0, WAITING_PODS), pairs = pods.slice(WAITING_PODS);
+  for (const [i, p] of primaries.entries()) {
+    await lab.setPodMeta(p, n1, primaryLabels(pairs[i], i));
+    await lab.setPodMeta(pairs[i], n1, { ratchet: "true" });
+  }
+  const conf = lab.conf(n1, { log_level: "warn", child_timeout_s: 600 });
+  await pool(primaries, PARALLEL, (p) => lab.add(n1, p, conf));
+  await new Promise((r) => setTimeout(r, 2000));
+  const pids = waiterPids([n1.name]);
+  const rss = pids.reduce((sum, pid) => sum + rssMiB(pid), 0);
+  const t0 = performance.now();
+  await pool(pairs, PARALLEL, (p) => lab.add(n1, p, conf));
+  const done = await eventually(async () => (await countEnds(primaries)) === WAITING_PODS, 300_000, 500);
+  if (!done) throw new Error(`waiters: not every link came up\n${lab.log()}`);
+  return { rssMiB: rss, processes: pids.length, upMs: performance.now() - t0 };
 }
 
 async function countEnds(pods: LabPod[]): Promise<number> {
@@ -209,7 +264,7 @@ async function growth(store: "file" | { etcd: string }): Promise<{ perLink: numb
   for (const [k, pod] of pods.entries()) {
     const { ends } = growthLinks(k, names, made);
     const self = { namespace: "default", pod: pod.name };
-    const attach = await register(lab.store, self, {
+    const { record: attach } = await register(lab.store, self, {
       container_id: pod.containerId,
       netns: pod.path,
       node: node.name,
@@ -225,9 +280,12 @@ async function growth(store: "file" | { etcd: string }): Promise<{ perLink: numb
       node: node.name,
       network: "bench",
     });
-    const out = await settle({ conf, store: lab.store, self, attach, nodeNetns: nodePath }, {
-      claimWaitMs: 0,
-    });
+    const out = await settle(
+      { vniStart: conf.vniStart, store: lab.store, self, attach, nodeNetns: nodePath },
+      {
+        claimWaitMs: 0,
+      },
+    );
     if (out.made.length !== ends.length) {
       throw new Error(`pod ${k}: made ${out.made.length} of ${ends.length}: ${out.failed[0]?.error.message}`);
     }
@@ -274,23 +332,54 @@ async function ipGrowth(): Promise<number[]> {
   }
 }
 
-/** Every row of this benchmark. */
-export async function run(): Promise<BenchRow[]> {
+/** The parts of this benchmark, by name; run alone they take `deno run -A bench/ratchet_bench.ts NAME…`. */
+export type Part = "plugin" | "waiters" | "growth";
+
+/** Every row of this benchmark, or of the parts named. */
+export async function run(parts: Part[] = ["plugin", "waiters", "growth"]): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  if (parts.includes("plugin")) rows.push(...await pluginRows());
+  if (parts.includes("waiters")) rows.push(...await waiterRows());
+  if (parts.includes("growth")) rows.push(...await growthRows());
+  return rows;
+}
+
+async function pluginRows(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   for (const kind of ["veth", "vxlan"] as const) {
     const ours = await pluginLinks(kind);
+    const floor = await emptyDenoRuns();
     const ref = await ipLinks(kind);
     rows.push({
       name: `${PLUGIN_LINKS} ${kind} links via the plugin (${
         2 * PLUGIN_LINKS
       } ADDs, ${PARALLEL} at a time, file store)`,
       ours_ms: ours.ms,
-      ref_ms: ref,
-      ratio: ours.ms / ref,
+      ref_ms: floor,
+      ratio: ours.ms / floor,
       note:
-        "ref: ip -batch per node + one ip per pod; ours pays a process start and store round trips per pod",
+        `ref: ${
+          2 * PLUGIN_LINKS
+        } empty deno run, ${PARALLEL} at a time (goal <= 1.5); ip -batch per node + ` +
+        `one ip per pod: ${ref.toFixed(0)} ms`,
     });
   }
+  return rows;
+}
+
+async function waiterRows(): Promise<BenchRow[]> {
+  const w = await waiters();
+  return [{
+    name: `${WAITING_PODS} pods waiting for late peers on one node: waiters' total RSS`,
+    ours_ms: w.upMs,
+    peak_mb: w.rssMiB,
+    note:
+      `${w.processes} waiter process(es), goal <= 100 MiB; ms: from the first peer's ADD until all ${WAITING_PODS} links are up`,
+  }];
+}
+
+async function growthRows(): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
   const refGrowth = await ipGrowth();
   const etcd = await startEtcd();
   try {
@@ -315,5 +404,6 @@ export async function run(): Promise<BenchRow[]> {
 
 if (import.meta.main) {
   const { toMarkdown } = await import("./main.ts");
-  console.log(toMarkdown((await run()).map((r) => ({ suite: "ratchet", ...r }))));
+  const parts = Deno.args.length ? Deno.args as Part[] : undefined;
+  console.log(toMarkdown((await run(parts)).map((r) => ({ suite: "ratchet", ...r }))));
 }

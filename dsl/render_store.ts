@@ -1,16 +1,21 @@
 /** The store keys and values a topology stands for: what `apply` writes and `render --to store` shows. */
 import { podLinksToMetadata } from "../mod/links/render.ts";
+import { GATEWAY_PREFIX, POOL_PREFIX } from "../mod/ipam/keys.ts";
+import { KEY } from "../mod/ratchet/keys.ts";
 import { nodeAddresses, podLinkEnds } from "./pod_links.ts";
 import type { LinkEndDecl, Topology } from "./types.ts";
 
-/** Key prefixes apply owns; prune deletes only keys of exactly these shapes (see isManagedKey). */
+/**
+ * Key prefixes apply owns; prune deletes only keys of exactly these shapes (see isManagedKey). Each is
+ * defined once, by the role that reads it: ratchet's key schema and anchor's.
+ */
 export const KEYS = {
-  cluster: "/ratchet/topology/cluster",
-  nodes: "/ratchet/nodes/",
-  pods: "/ratchet/pods/",
-  links: "/ratchet/links/",
-  pools: "/anchor/ns/",
-  gateways: "/anchor/gw/",
+  cluster: KEY.cluster,
+  nodes: KEY.nodes,
+  pods: KEY.pods,
+  links: KEY.links,
+  pools: POOL_PREFIX,
+  gateways: GATEWAY_PREFIX,
 } as const;
 
 /** Limits rendering to what one node needs; cluster-wide keys (pools, gateways, cluster) stay. */

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { startKubeApi } from "./lib/kube_api.ts";
 import { ipJson, nsExec } from "./lib/netns.ts";
 import { binDir } from "./lib/plugin.ts";
-import { assertClean, childPids, eventually, onEachStore } from "./lib/ratchet_lab.ts";
+import { assertClean, eventually, onEachStore, waiterPids } from "./lib/ratchet_lab.ts";
 
 function names(result: { interfaces?: { name: string }[] }): string[] {
   return (result.interfaces ?? []).map((i) => i.name);
@@ -52,7 +52,7 @@ onEachStore("ratchet cases", async (t, { newLab, etcd }) => {
         "cni-rt0",
         "the bridge is in the node, not the host",
       );
-      assert.equal(childPids([p.containerId]).length, 0, "no child for a delegated pod");
+      assert.equal(lab.waiters().length, 0, "no waiter for a delegated pod");
       assert.equal((await lab.call("CHECK", n1, p, { ...lab.conf(n1), prevResult: r })).code, 0);
       const lease = `${lab.tmp}/host-local/ratchet-lab/${ip.split("/")[0]}`;
       assert.ok(Deno.statSync(lease).isFile);
@@ -65,7 +65,7 @@ onEachStore("ratchet cases", async (t, { newLab, etcd }) => {
   );
 
   await t.step(
-    "an eligible pod with no links gets its loopback boot network, and a child that DEL stops",
+    "an eligible pod with no links gets its loopback boot network and the node's waiter; DEL drops its work",
     async () => {
       await using lab = await newLab();
       const [n1] = lab.nodes;
@@ -75,18 +75,22 @@ onEachStore("ratchet cases", async (t, { newLab, etcd }) => {
       assert.deepEqual(names(r), ["lo"]);
       assert.deepEqual(r.ips.map((i: { address: string }) => i.address), ["127.0.0.1/8", "::1/128"]);
       assert.equal((await ipJson(p.ns, "link", "show", "lo"))[0].operstate, "UNKNOWN");
-      const [pid] = childPids([p.containerId]);
-      assert.ok(pid, "a child waits to learn a link from a peer");
+      const [pid] = lab.waiters();
+      assert.ok(pid, "the node's waiter waits for the pod to learn a link from a peer");
       const sid = Number(Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ")[3]);
-      assert.equal(sid, pid, "the child leads its own session");
+      assert.equal(sid, pid, "the waiter leads its own session");
+      assert.deepEqual(await lab.keys(`/ratchet/wait/${n1.name}/`), [
+        `/ratchet/wait/${n1.name}/${p.containerId}`,
+      ]);
+      assert.equal(JSON.parse((await lab.store.get(`/ratchet/waiter/${n1.name}`))!.value).pid, pid);
       await lab.del(n1, p);
-      assert.deepEqual(childPids([p.containerId]), [], "DEL stopped the child");
+      assert.deepEqual(await lab.keys(`/ratchet/wait/${n1.name}/`), [], "DEL dropped its waiting work");
       await assertClean(lab);
     },
   );
 
   await t.step(
-    "a child whose peer never comes gives up at child_timeout_s, says so, and leaves no record",
+    "a link whose peer never comes is `timed out` at child_timeout_s: record, CHECK and log say so; the waiter exits",
     async () => {
       await using lab = await newLab();
       const [n1] = lab.nodes;
@@ -98,24 +102,28 @@ onEachStore("ratchet cases", async (t, { newLab, etcd }) => {
         "ratchet.pair_ifname": "in2",
         "ratchet.primary": "true",
       });
-      await lab.add(n1, a, lab.conf(n1, { child_timeout_s: 2 }));
-      assert.equal(childPids([a.containerId]).length, 1);
-      assert.ok(
-        await eventually(() => childPids([a.containerId]).length === 0, 10_000),
-        "the child outlived its timeout",
-      );
-      assert.match(
-        lab.log(20),
-        /"role":"ratchet-child".*"gave up waiting after 2 s".*"pending":\[".*in1/,
-      );
-      assert.deepEqual(await lab.keys(`/ratchet/child/default/${a.name}`), []);
-      await lab.del(n1, a);
+      const conf = lab.conf(n1, { child_timeout_s: 2 });
+      const ra = await lab.add(n1, a, conf);
+      assert.equal(lab.waiters().length, 1);
+      const waitKey = `/ratchet/wait/${n1.name}/${a.containerId}`;
+      const troubles = async () => JSON.parse((await lab.store.get(waitKey))?.value ?? "{}").links;
+      assert.ok(await eventually(async () => (await troubles()) !== undefined, 10_000), lab.log());
+      const [[id, t]] = Object.entries(await troubles()) as [string, { status: string; reason: string }][];
+      assert.match(id, /in1/);
+      assert.equal(t.status, "timed out");
+      assert.match(t.reason, new RegExp(`pod default/${b.name} did not arrive`));
+      assert.match(lab.log(50), /"role":"ratchet-child".*link .*in1.* timed out: pod .* did not arrive/);
+      const chk = await lab.call("CHECK", n1, a, { ...conf, prevResult: ra });
+      assert.equal(chk.json?.code, 105, chk.stdout);
+      assert.match(chk.json.msg, /timed out/);
+      assert.ok(await eventually(() => lab.waiters().length === 0, 10_000), "the waiter exits when idle");
+      await lab.del(n1, a, conf);
       await assertClean(lab);
     },
   );
 
   await t.step(
-    "labels from the Kubernetes API, the node from spec.nodeName; unlabelled pods go to the delegate",
+    "labels from the Kubernetes API, the node from kubernetes.node_name; unlabelled pods go to the delegate",
     async () => {
       const api = await startKubeApi();
       try {
@@ -144,14 +152,15 @@ onEachStore("ratchet cases", async (t, { newLab, etcd }) => {
           labels: { ratchet: "true" },
         });
         api.setPod({ namespace: "default", name: c.name, nodeName: n1.name, labels: { app: "web" } });
-        const conf = (n: typeof n1) => lab.conf(n, { kubernetes: { kubeconfig: api.kubeconfigPath } });
+        const conf = (n: typeof n1) =>
+          lab.conf(n, { kubernetes: { kubeconfig: api.kubeconfigPath, node_name: n.name } });
         await lab.add(n1, a, conf(n1));
         await lab.add(n2, b, conf(n2));
         assert.ok(await eventually(() => lab.ping(a, "10.3.0.2", 1)), lab.log());
         assert.equal(
           (await lab.link(b, "in2")).linkinfo.info_kind,
           "vxlan",
-          "spec.nodeName put them on different nodes",
+          "kubernetes.node_name put them on different nodes",
         );
         const rc = await lab.add(n1, c, conf(n1));
         assert.ok(names(rc).includes("eth0"), "no ratchet label: the delegate");
@@ -165,6 +174,51 @@ onEachStore("ratchet cases", async (t, { newLab, etcd }) => {
         await lab.del(n2, b, conf(n2));
         await lab.del(n1, c, conf(n1));
         assert.equal(await lab.link(c, "eth0"), undefined, "DEL used the recorded delegate");
+        await assertClean(lab);
+      } finally {
+        await api.close();
+      }
+    },
+  );
+
+  await t.step(
+    "one node identity for ADD and GC: kubernetes.node_name, else the host name, whatever spec.nodeName says",
+    async () => {
+      const api = await startKubeApi();
+      try {
+        await using lab = await newLab();
+        lab.forward(Number(new URL(api.url).port));
+        const [n1] = lab.nodes;
+        const [p, q] = await lab.addPods(["na", "nb"]);
+        const fqdn = `${n1.name}.lab.example.org`;
+        assert.notEqual(fqdn, Deno.hostname());
+        for (const pod of [p, q]) {
+          api.setPod({ namespace: "default", name: pod.name, nodeName: fqdn, labels: { ratchet: "true" } });
+        }
+        const base = {
+          ...lab.conf(n1),
+          cniVersion: "1.1.0",
+          boot_network: { type: "loopback", cniVersion: "1.0.0" },
+        };
+        const delegate = { ...lab.conf(n1).delegate as object, cniVersion: "1.0.0" };
+        // p: this node named by kubernetes.node_name, which differs from the host name.
+        const named = { ...base, delegate, kubernetes: { kubeconfig: api.kubeconfigPath, node_name: fqdn } };
+        // q: no kubernetes.node_name: the host name, although the API says the pod is on `fqdn`.
+        const unnamed = { ...base, delegate, kubernetes: { kubeconfig: api.kubeconfigPath } };
+        await lab.add(n1, p, named);
+        await lab.add(n1, q, unnamed);
+        const node = async (pod: typeof p) =>
+          JSON.parse((await lab.store.get(`/ratchet/containers/${pod.containerId}`))!.value).node;
+        assert.equal(await node(p), fqdn);
+        assert.equal(await node(q), Deno.hostname());
+        assert.match(lab.log(100), /spec.nodeName is not this node's name/);
+        for (const conf of [named, unnamed]) {
+          const r = await lab.call("GC", n1, p, { ...conf, gc_grace_s: 0, "cni.dev/valid-attachments": [] });
+          assert.equal(r.code, 0, r.stdout);
+        }
+        assert.deepEqual(await lab.keys("/ratchet/containers/"), [], "GC found both on this node");
+        assert.deepEqual(await lab.keys(`/ratchet/wait/`), [], "GC dropped their waiting work");
+        assert.ok(await eventually(() => waiterPids([fqdn, Deno.hostname()]).length === 0, 10_000));
         await assertClean(lab);
       } finally {
         await api.close();
@@ -229,7 +283,7 @@ onEachStore("ratchet cases", async (t, { newLab, etcd }) => {
       assert.ok(await eventually(() => lab.ping(r1, "fd00:10::2", 1)), "ping over IPv6");
       assert.ok(await eventually(() => lab.ping(r1, "10.10.1.2", 1)), "ping across nodes");
       // Once the children are done nothing repairs behind CHECK's back.
-      assert.ok(await eventually(() => childPids([...lab.containerIds]).length === 0));
+      assert.ok(await eventually(() => lab.waiters().length === 0));
       await nsExec(r1.ns, "ip", "link", "del", "e2");
       const chk = await lab.call("CHECK", n1, r1, { ...conf(n1), prevResult: x1 });
       assert.equal(chk.code, 1);
@@ -323,7 +377,9 @@ onEachStore("ratchet cases", async (t, { newLab, etcd }) => {
         boot_network: { type: "loopback", cniVersion: "1.0.0" },
       };
       for (const pod of [a, b, c, p]) await lab.add(n1, pod, conf);
-      assert.equal(childPids([c.containerId]).length, 1);
+      const cWaits = `/ratchet/wait/${n1.name}/${c.containerId}`;
+      assert.deepEqual(await lab.keys(cWaits), [cWaits]);
+      assert.equal(lab.waiters().length, 1);
       const gc = (network: string, valid: typeof a[]) =>
         lab.call("GC", n1, a, {
           ...conf,
@@ -332,11 +388,21 @@ onEachStore("ratchet cases", async (t, { newLab, etcd }) => {
         });
       assert.equal((await gc("another-network", [])).code, 0);
       assert.ok(await lab.link(a, "in1"), "another network's GC touched nothing");
-      const r = await gc(String(base.name), [b]);
+      assert.equal((await gc(String(base.name), [b])).code, 0);
+      assert.ok(
+        await lab.link(a, "in1"),
+        "records younger than gc_grace_s (default 60 s) are never collected",
+      );
+      assert.deepEqual(await lab.keys(cWaits), [cWaits]);
+      const r = await lab.call("GC", n1, a, {
+        ...conf,
+        gc_grace_s: 0,
+        "cni.dev/valid-attachments": [{ containerID: b.containerId, ifname: "eth0" }],
+      });
       assert.equal(r.code, 0, r.stdout);
       assert.equal(await lab.link(a, "in1"), undefined, "a's link end was released");
-      assert.deepEqual(childPids([c.containerId]), [], "c's child was stopped");
-      const left = await lab.leftovers();
+      assert.deepEqual(await lab.keys(cWaits), [], "c's waiting work was dropped");
+      const left = (await lab.leftovers()).filter((k) => !k.startsWith("/ratchet/waiter/"));
       assert.ok(left.every((k) => k.includes(b.containerId) || k.includes(b.name)), JSON.stringify(left));
       assert.ok(
         left.includes(`/ratchet/containers/${b.containerId}`),
@@ -344,6 +410,105 @@ onEachStore("ratchet cases", async (t, { newLab, etcd }) => {
       );
       await lab.del(n1, b, conf);
       await lab.del(n1, p, conf);
+      await assertClean(lab);
+    },
+  );
+
+  await t.step(
+    "a link end named like an interface the pod has fails ADD with EEXIST (101), boot network rolled back",
+    async () => {
+      await using lab = await newLab();
+      const [n1] = lab.nodes;
+      const [by, pa, pb] = await lab.addPods(["by", "pa", "pb"]);
+      const ipamDir = `${lab.tmp}/boot-ipam`;
+      const conf = lab.conf(n1, {
+        boot_network: {
+          type: "bridge",
+          bridge: "cni-bt0",
+          ipam: { type: "host-local", subnet: "10.98.0.0/24", dataDir: ipamDir },
+        },
+      });
+      const pair = (peer: typeof pa, ip: string, peerIp: string, primary: boolean) => ({
+        ratchet: "true",
+        "ratchet.local_ifname": "eth0",
+        "ratchet.local_ip": ip,
+        "ratchet.pair_name": peer.name,
+        "ratchet.pair_ip": peerIp,
+        "ratchet.pair_ifname": "eth0",
+        ...(primary ? { "ratchet.primary": "true" } : {}),
+      });
+      await lab.setPodMeta(by, n1, { ratchet: "true" });
+      await lab.setPodMeta(pa, n1, pair(pb, "10.79.0.1", "10.79.0.2", true));
+      await lab.setPodMeta(pb, n1, pair(pa, "10.79.0.2", "10.79.0.1", false));
+      await lab.add(n1, by, conf);
+      const leases = () =>
+        [...Deno.readDirSync(`${ipamDir}/ratchet-lab`)].map((e) => e.name).filter((n) =>
+          /^\d+\.\d+\.\d+\.\d+$/.test(n)
+        ).sort();
+      const ports = async () =>
+        (await ipJson(n1.ns, "link", "show", "master", "cni-bt0")).map((l: { ifname: string }) => l.ifname)
+          .sort();
+      const before = { leases: leases(), ports: await ports() };
+      assert.equal(before.leases.length, 1);
+      assert.equal(before.ports.length, 1);
+      for (const pod of [pa, pb]) {
+        const r = await lab.call("ADD", n1, pod, conf);
+        assert.equal(r.code, 1, r.stdout);
+        assert.equal(r.json.code, 101, r.stdout);
+        assert.equal(r.json.details, "EEXIST", r.stdout);
+        assert.match(r.json.msg, /eth0/);
+        assert.equal(await lab.link(pod, "eth0"), undefined, "the eth0 this ADD's boot network made is gone");
+        assert.deepEqual(leases(), before.leases, "host-local holds no address for it");
+        assert.deepEqual(await ports(), before.ports, "the bridge keeps the other pod's port");
+      }
+      assert.ok(await lab.link(by, "eth0"), "the bystander keeps its eth0");
+      await lab.del(n1, by, conf);
+      await assertClean(lab);
+    },
+  );
+
+  await t.step(
+    "a retried ADD that fails undoes only its own work: the live ADD's link, records and waiting work stay",
+    async () => {
+      await using lab = await newLab();
+      const [n1] = lab.nodes;
+      const [r, s, w] = await lab.addPods(["ra", "rs", "rw"]);
+      const link = (ifname: string, peer: typeof r, ip: string, peerIp: string) => ({
+        ifname,
+        ip,
+        peer: { pod: peer.name, namespace: "default", ifname, ip: peerIp },
+        primary: true,
+      });
+      const links = [
+        link("in1", s, "10.6.0.1/24", "10.6.0.2/24"),
+        link("in4", w, "10.6.1.1/24", "10.6.1.2/24"),
+      ];
+      const annotate = (l: unknown[]) =>
+        lab.setPodMeta(r, n1, { ratchet: "true" }, { "ratchet.cni/links": JSON.stringify(l) });
+      await annotate(links);
+      await lab.setPodMeta(s, n1, { ratchet: "true" });
+      await lab.add(n1, r);
+      await lab.add(n1, s);
+      assert.ok(await lab.ping(r, "10.6.0.2"), lab.log());
+      assert.equal(lab.waiters().length, 1, "the waiter waits for w on r's behalf");
+      const records = async () =>
+        (await lab.store.list("/ratchet/")).filter((kv) => !kv.key.startsWith("/ratchet/pods/"))
+          .map((kv) => `${kv.key}=${kv.value}`).filter((t) => !t.includes('"at":')).sort();
+      const before = await records();
+      // Something not ours takes a name a new link of r wants; the runtime retries r's ADD.
+      await nsExec(r.ns, "ip", "link", "add", "in3", "type", "veth", "peer", "name", "x3");
+      await annotate([...links, link("in3", s, "10.6.2.1/24", "10.6.2.2/24")]);
+      const retry = await lab.call("ADD", n1, r, lab.conf(n1));
+      assert.equal(retry.json?.code, 101, retry.stdout);
+      assert.equal(retry.json.details, "EEXIST");
+      assert.equal((await lab.link(r, "in3"))?.linkinfo?.info_kind, "veth", "the foreign in3 is untouched");
+      assert.ok(await lab.ping(r, "10.6.0.2"), "the live ADD's link still works");
+      assert.deepEqual(await records(), before, "the live ADD's records are as they were");
+      assert.equal(lab.waiters().length, 1, "the waiter still waits");
+      await annotate(links);
+      await lab.del(n1, r);
+      await lab.del(n1, s);
+      assert.equal((await lab.link(r, "in3"))?.linkinfo?.info_kind, "veth", "DEL left the foreign in3 alone");
       await assertClean(lab);
     },
   );

@@ -1,13 +1,12 @@
 /**
  * ratchet's links on two simulated nodes, through the real launchers, on both stores: a veth on one
- * node, a vxlan across nodes, a late peer finished by the child, two pods at the same instant, a
+ * node, a vxlan across nodes, a late peer finished by the node's waiter, two pods at the same instant, a
  * re-created pod, and DEL that leaves nothing behind (kernel, store, processes).
  */
 import assert from "node:assert/strict";
 import { ipJson } from "./lib/netns.ts";
 import {
   assertClean,
-  childPids,
   eventually,
   type LabNode,
   type LabPod,
@@ -65,7 +64,7 @@ onEachStore("ratchet links", async (t, { newLab }) => {
         ["lo"],
         "the peer is not there: only the boot network",
       );
-      assert.equal(childPids([a.containerId]).length, 1, "ADD left a child waiting for the peer");
+      assert.equal(lab.waiters().length, 1, "ADD left the node's waiter waiting for the peer");
       const rb = await lab.add(n1, b);
       const in2 = rb.interfaces.findIndex((i: { name: string }) => i.name === "in2");
       assert.ok(in2 > 0, JSON.stringify(rb));
@@ -85,8 +84,8 @@ onEachStore("ratchet links", async (t, { newLab }) => {
       assert.deepEqual(nodeLinks, ["eth0", "lo"], "nothing was left in the node namespace");
       assert.ok(await lab.ping(a, "10.1.0.2"), "a pings b across the veth");
       assert.ok(
-        await eventually(() => childPids([a.containerId]).length === 0),
-        "the child exits once the link exists",
+        await eventually(() => lab.waiters().length === 0),
+        "the waiter exits once nothing is left to wait for",
       );
       assert.equal((await lab.call("CHECK", n1, b, { ...lab.conf(n1), prevResult: rb })).code, 0);
       await lab.del(n1, a);
@@ -124,7 +123,7 @@ onEachStore("ratchet links", async (t, { newLab }) => {
       ]);
       assert.ok(await lab.ping(a, "10.1.0.2"), "a pings b over vxlan");
       assert.ok(await lab.ping(b, "10.1.0.1"), "b pings a over vxlan");
-      assert.ok(await eventually(() => childPids([a.containerId]).length === 0));
+      assert.ok(await eventually(() => lab.waiters().length === 0));
       const withIn1 = { ...ra, interfaces: [...ra.interfaces, { name: "in1", sandbox: a.path }] };
       assert.equal((await lab.call("CHECK", n1, a, { ...lab.conf(n1), prevResult: withIn1 })).code, 0);
       await lab.del(n2, b);
@@ -135,7 +134,7 @@ onEachStore("ratchet links", async (t, { newLab }) => {
     },
   );
 
-  await t.step("a peer 5 s late: ADD returns at once, the child finishes the link", async () => {
+  await t.step("a peer 5 s late: ADD returns at once, the node's waiter finishes the link", async () => {
     await using lab = await newLab();
     const [n1, n2] = lab.nodes;
     const [a, b] = await pairUp(lab, n1, n2);
@@ -144,7 +143,7 @@ onEachStore("ratchet links", async (t, { newLab }) => {
     assert.ok(Date.now() - started < 5000, "ADD did not wait for the peer");
     await new Promise((r) => setTimeout(r, 5000));
     assert.equal(await lab.link(a, "in1"), undefined);
-    assert.equal(childPids([a.containerId]).length, 1, "the child is still waiting");
+    assert.equal(lab.waiters().length, 1, "the waiter is still waiting");
     await lab.add(n2, b);
     assert.ok(await eventually(async () => (await lab.link(a, "in1")) !== undefined), lab.log());
     assert.ok(await lab.ping(a, "10.1.0.2"));

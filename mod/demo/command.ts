@@ -137,7 +137,9 @@ async function up(keep: boolean): Promise<number> {
     }
 
     if (tornDown) return await tornDown.then(() => 130);
-    say("4/5 waiting for late links (ratchet-child finishes the side whose peer came later), then pinging");
+    say(
+      "4/5 waiting for late links (the node's waiter, ratchet-child, finishes the side whose peer came later), then pinging",
+    );
     const rows: string[][] = [];
     let failures = 0;
     const addressOf = new Map<string, string>();
@@ -323,7 +325,7 @@ async function deletePods(state: LabState): Promise<void> {
 }
 
 /**
- * Pings until it answers or 15 s pass: a late link needs its child to finish it, and until then
+ * Pings until it answers or 15 s pass: a late link needs the node's waiter to finish it, and until then
  * ping fails at once (no route), so the attempts are spaced out.
  */
 async function pingFrom(ns: string, target: string): Promise<boolean> {

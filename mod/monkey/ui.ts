@@ -308,9 +308,10 @@ function endText(e) {
 
 function stateText(l) {
   const st = l.state;
-  if (!st) return l.condition + ": no pod has arrived yet";
+  const why = l.trouble ? " (" + (l.trouble.errno ? l.trouble.errno + ": " : "") + l.trouble.reason + ")" : "";
+  if (!st) return l.condition + (why || ": no pod has arrived yet");
   const ends = Object.entries(st.ends || {}).map(([k, e]) => k + (e.up ? " up" : ""));
-  return [l.condition, st.kind, st.vni !== undefined ? "vni " + st.vni : "", ends.join(", ")].filter(Boolean).join(" · ");
+  return [l.condition + why, st.kind, st.vni !== undefined ? "vni " + st.vni : "", ends.join(", ")].filter(Boolean).join(" · ");
 }
 
 function renderLinks() {

@@ -3,17 +3,38 @@ import { CniError, ErrorCode } from "../cni/errors.ts";
 import { Handle } from "../netlink/mod.ts";
 import type { Store } from "../store/mod.ts";
 import { canonicalIp } from "../ip/mod.ts";
-import { type AttachRecord, type EndRecord, KEY, type LinkState, parseRecord } from "./keys.ts";
+import {
+  type AttachRecord,
+  type EndRecord,
+  KEY,
+  type LinkState,
+  parseRecord,
+  type WaitRecord,
+} from "./keys.ts";
 import { checkEnd } from "./plumb.ts";
 
 /**
- * Checks each made end of the container in `netns`: present, up, its kind, its address, and for a
+ * Fails on a link the waiter marked `failed` or `timed out`, then checks each made end of the container in `netns`: present, up, its kind, its address, and for a
  * vxlan its VNI and remote. Ends still being made (a peer not there yet) are skipped: that is
  * not a difference, only unfinished work. Returns the ends' interface names.
  *
  * @throws CniError code 105 naming the first difference
  */
-export async function checkEnds(store: Store, containerId: string, netns: string): Promise<Set<string>> {
+export async function checkEnds(
+  store: Store,
+  containerId: string,
+  netns: string,
+  node: string,
+): Promise<Set<string>> {
+  // A link the node's waiter could not make (the kernel refused it, or it timed out) is a difference.
+  const waiting = parseRecord<WaitRecord>(await store.get(KEY.wait(node, containerId)));
+  for (const [id, t] of Object.entries(waiting?.links ?? {})) {
+    throw new CniError(
+      ErrorCode.CheckFailed,
+      `CHECK: link ${id} ${t.status}`,
+      `${t.reason}${t.errno ? ` (${t.errno})` : ""}`,
+    );
+  }
   const prefix = KEY.ends(containerId);
   const ends = await store.list(prefix);
   const names = new Set<string>();

@@ -1,6 +1,6 @@
 import { refusingPlugin, type Role } from "../role.ts";
 
-/** `ratchet-child`: ratchet's helper process, which finishes a link when the peer pod arrives later. */
+/** `ratchet-child`: ratchet's per-node waiter, which finishes links whose peers arrive later. */
 export const role: Role = {
   name: "ratchet-child",
   summary: "ratchet's background helper; ratchet starts it, people and runtimes do not",
@@ -9,15 +9,15 @@ export const role: Role = {
       refusingPlugin('ratchet-child is started by the ratchet plugin; configure type "ratchet" instead'),
     ),
   commands: {
-    wait: {
-      usage: "wait --container ID --pod NAMESPACE/NAME   (the request comes on stdin)",
-      summary: "wait for the pod's peers and make its links as they arrive (ratchet runs this)",
+    waiter: {
+      usage: "waiter --node NODE   (the request comes on stdin)",
+      summary: "finish the node's pending links as their peers arrive (ratchet runs this, one per node)",
       run: async (args) => {
-        const [{ runCommand }, { childWait }] = await Promise.all([
+        const [{ runCommand }, { waiterRun }] = await Promise.all([
           import("../cli.ts"),
-          import("./child_run.ts"),
+          import("./waiter_run.ts"),
         ]);
-        return runCommand(() => childWait(args));
+        return runCommand(() => waiterRun(args));
       },
     },
   },

@@ -31,13 +31,13 @@ export function apply(args: string[]): Promise<number> {
 export function status(args: string[]): Promise<number> {
   return runCommand(async () => {
     const { values, positionals: [file] } = parseCommand(args, USAGE.status, STORE_FLAGS, [0, 1]);
-    const [{ statusCommand }, { formatLinks, linkViews }] = await Promise.all([
+    const [{ statusCommand }, { formatLinks, linkViews, RATCHET_PREFIX }] = await Promise.all([
       import("../../dsl/cli.ts"),
       import("./link_view.ts"),
     ]);
     return await withFlagStore(values, async (store) => {
       const code = await statusCommand(file, store);
-      if (code !== 2) console.log(formatLinks(linkViews(await store.list("/ratchet/"))));
+      if (code !== 2) console.log(formatLinks(linkViews(await store.list(RATCHET_PREFIX))));
       return code;
     });
   });

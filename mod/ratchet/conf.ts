@@ -8,10 +8,14 @@ import { ifnameProblem } from "../links/names.ts";
 import { parseIpOrReason } from "../ip/mod.ts";
 import { type StoreSettings, StoreSettingsError, storeSettingsFromConfig } from "../store/mod.ts";
 
-/** How long a child waits for the peers of its pod when the config does not say. */
+/** How long a link waits for its peer when the config does not say. */
 export const DEFAULT_CHILD_TIMEOUT_S = 120;
 /** The first VNI handed out; the original's counter started here too. */
 export const DEFAULT_VNI_START = 11;
+/** How long a node's waiter stays with nothing to wait for before it exits, when the config does not say. */
+export const DEFAULT_WAITER_IDLE_S = 10;
+/** How long a container record is safe from GC after its ADD, when the config does not say. */
+export const DEFAULT_GC_GRACE_S = 60;
 /** The largest VNI: 24 bits. */
 export const MAX_VNI = 0xffffff;
 
@@ -25,7 +29,10 @@ export interface RatchetConf {
   store: StoreSettings;
   /** `child_path` as given; the launcher's sibling is used when it is absent or missing. */
   childPath?: string;
+  /** How long each link may wait for its peer (`child_timeout_s`); past it the link is `timed out`. */
   childTimeoutMs: number;
+  /** How long the node's waiter idles before it exits (`waiter_idle_s`). */
+  waiterIdleMs: number;
   /** Empty when neither the config nor the node's topology record names it. */
   parentInterface: string;
   parentAddress: string;
@@ -33,8 +40,13 @@ export interface RatchetConf {
   delegate: NestedConf;
   /** The plugin every eligible pod gets first; its result is the primary result. */
   bootNetwork?: NestedConf;
-  /** `kubernetes.node_name`, which names this node before the pod's spec.nodeName or the hostname. */
-  nodeName?: string;
+  /**
+   * This node's name, resolved once per invocation and the same way for ADD, DEL, GC and the waiter:
+   * `kubernetes.node_name`, else the host name. Registrations, container records and GC's filter use it.
+   */
+  node: string;
+  /** GC leaves container records younger than this alone (an ADD may still be in flight). */
+  gcGraceMs: number;
   /** The `kubernetes` and `policy` blocks for mod/kube; undefined keeps mod/kube unloaded. */
   kube?: { kubernetes?: unknown; policy?: unknown };
   vniStart: number;
@@ -68,12 +80,19 @@ function nested(netConf: NetConf, field: string): NestedConf | undefined {
   } as NestedConf;
 }
 
-function positiveNumber(netConf: NetConf, field: string, fallback: number, max: number): number {
+/** A number of seconds or a count; `zero` allows 0 (gc_grace_s: 0 turns the grace period off). */
+function positiveNumber(
+  netConf: NetConf,
+  field: string,
+  fallback: number,
+  max: number,
+  zero = false,
+): number {
   const v = netConf[field];
   if (v === undefined || v === null || v === "") return fallback;
   const n = typeof v === "string" ? Number(v.trim()) : v;
-  if (typeof n !== "number" || !Number.isFinite(n) || n <= 0 || n > max) {
-    throw configError(field, `must be a number from 1 to ${max}, got ${JSON.stringify(v)}`);
+  if (typeof n !== "number" || !Number.isFinite(n) || n < 0 || (n === 0 && !zero) || n > max) {
+    throw configError(field, `must be a number from ${zero ? 0 : 1} to ${max}, got ${JSON.stringify(v)}`);
   }
   return n;
 }
@@ -124,6 +143,9 @@ export function loadRatchetConf(netConf: NetConf): RatchetConf {
     name: netConf.name,
     store,
     childTimeoutMs: positiveNumber(netConf, "child_timeout_s", DEFAULT_CHILD_TIMEOUT_S, 86400) * 1000,
+    waiterIdleMs: positiveNumber(netConf, "waiter_idle_s", DEFAULT_WAITER_IDLE_S, 3600) * 1000,
+    gcGraceMs: positiveNumber(netConf, "gc_grace_s", DEFAULT_GC_GRACE_S, 86400, true) * 1000,
+    node: nodeName || Deno.hostname(),
     parentInterface,
     parentAddress,
     delegate,
@@ -134,7 +156,6 @@ export function loadRatchetConf(netConf: NetConf): RatchetConf {
   if (childPath) conf.childPath = childPath;
   const bootNetwork = nested(netConf, "boot_network");
   if (bootNetwork) conf.bootNetwork = bootNetwork;
-  if (nodeName) conf.nodeName = nodeName;
   if (kubernetes !== undefined || policy !== undefined || inCluster) conf.kube = { kubernetes, policy };
   return conf;
 }

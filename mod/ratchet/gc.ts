@@ -12,11 +12,10 @@ import {
   validAttachments,
 } from "../cni/mod.ts";
 import type { Store } from "../store/mod.ts";
-import { stopChild } from "./child.ts";
+import { ensureWaiter, nodeHasWork, stopWaiting } from "./waiter.ts";
 import type { RatchetConf } from "./conf.ts";
 import { type ContainerRecord, KEY, parseRecord } from "./keys.ts";
-import { unregister } from "./register.ts";
-import { releaseEnds } from "./release.ts";
+import { teardown } from "./release.ts";
 
 /** Releases stale containers' links and records, forwards GC, and reports every failure at the end. */
 export async function collectGarbage(
@@ -25,7 +24,7 @@ export async function collectGarbage(
 ): Promise<void> {
   const { field, attachments: list } = validAttachments(netConf);
   const live = new Set(list.map((a) => a.containerID));
-  const node = conf.nodeName ?? Deno.hostname();
+  const now = Date.now();
   const errors: Error[] = [];
   for (const nested of [conf.delegate, conf.bootNetwork]) {
     // A plugin that speaks no CNI 1.1 has no GC; sending it one would only fail.
@@ -40,16 +39,28 @@ export async function collectGarbage(
   for (const kv of await store.list(prefix)) {
     const id = kv.key.slice(prefix.length);
     const rec = parseRecord<ContainerRecord>(kv);
-    if (!rec || live.has(id) || rec.node !== node || (rec.network ?? conf.name) !== conf.name) continue;
+    if (!rec || live.has(id) || rec.node !== conf.node || (rec.network ?? conf.name) !== conf.name) continue;
+    // An ADD may still be in flight, and the runtime lists only finished ones (records before the
+    // grace period existed carry no time and are old enough).
+    if (rec.created !== undefined && now - rec.created < conf.gcGraceMs) continue;
     try {
-      if (rec.eligible && rec.pod) await stopChild(store, { namespace: rec.namespace, pod: rec.pod }, id);
-      await releaseEnds(store, id, rec.netns);
-      if (rec.eligible && rec.pod) await unregister(store, { namespace: rec.namespace, pod: rec.pod }, id);
-      else await store.delete(kv.key);
+      const self = { namespace: rec.namespace, pod: rec.eligible ? rec.pod : "" };
+      await teardown(store, {
+        self,
+        containerId: id,
+        netns: rec.netns,
+        stopWaiting: () => stopWaiting(store, conf, rec.node, id),
+      });
       log.info("GC released a container the runtime no longer knows", { stale: id });
     } catch (e) {
       errors.push(Object.assign(e as Error, { message: `container ${id}: ${(e as Error).message}` }));
     }
+  }
+  // A waiter killed meanwhile is replaced, so that the node's pending links still finish.
+  try {
+    if (await nodeHasWork(store, conf.node)) await ensureWaiter(store, conf);
+  } catch (e) {
+    errors.push(e as Error);
   }
   if (errors.length) {
     // The first error's kind (an unreachable store: 11) decides the code; the details list every one.

@@ -1,26 +1,36 @@
 /**
- * The store keys ratchet writes at run time and the JSON records under them. `ratchet apply` owns
- * /ratchet/nodes, /ratchet/pods and /ratchet/links; everything here belongs to the plugin.
+ * ratchet's key schema, defined once: the keys `ratchet apply` owns (/ratchet/topology, /ratchet/nodes,
+ * /ratchet/pods, /ratchet/links; the DSL's renderer imports them from here) and the keys the plugin
+ * and its waiter write at run time, with the JSON records under them.
  */
 import type { LinkEnd } from "../links/mod.ts";
 
 /** Key builders; every segment is a Kubernetes name or an interface name, neither of which holds '/'. */
 export const KEY = {
+  /** Everything ratchet keeps; one `list` of it is a consistent snapshot. */
+  all: "/ratchet/",
+  /** `ratchet apply`'s topology name. */
+  cluster: "/ratchet/topology/cluster",
   /** `ratchet apply`'s per-node defaults. */
+  nodes: "/ratchet/nodes/",
   node: (node: string) => `/ratchet/nodes/${node}`,
   /** `ratchet apply`'s pod metadata, for runtimes without Kubernetes. */
+  pods: "/ratchet/pods/",
   pod: (ns: string, pod: string) => `/ratchet/pods/${ns}/${pod}`,
   /** `ratchet apply`'s link records. */
   links: "/ratchet/links/",
   /** An eligible pod's registration: where it is and which links it declares. */
+  attaches: "/ratchet/attach/",
   attach: (ns: string, pod: string) => `/ratchet/attach/${ns}/${pod}`,
   /** What DEL needs to know about a container, whatever the API says by then. */
   container: (id: string) => `/ratchet/containers/${id}`,
   /** "pod <from> declares a link to <ns>/<pod>": lets a pod find links only its peer declared. */
+  allPeers: "/ratchet/peers/",
   peers: (ns: string, pod: string) => `/ratchet/peers/${ns}/${pod}/`,
   peer: (ns: string, pod: string, fromNs: string, fromPod: string) =>
     `/ratchet/peers/${ns}/${pod}/${fromNs}/${fromPod}`,
   /** One link's plumbing state and its claim. */
+  states: "/ratchet/state/",
   state: (linkId: string) => `/ratchet/state/${linkId}`,
   /**
    * The link ends made for one container, so its DEL finds exactly its own, even after a newer
@@ -31,8 +41,13 @@ export const KEY = {
   /** A VNI's owner: claimed in a transaction, so no two links ever share one. */
   vnis: "/ratchet/vni/",
   vni: (vni: number) => `/ratchet/vni/${vni}`,
-  /** The child process waiting for a pod's peers. */
-  child: (ns: string, pod: string) => `/ratchet/child/${ns}/${pod}`,
+  /** A node's waiting work, one record per container with links not up yet. */
+  waits: (node: string) => `/ratchet/wait/${node}/`,
+  wait: (node: string, containerId: string) => `/ratchet/wait/${node}/${containerId}`,
+  /** Every node's waiting work, for `ratchet status` and monkey. */
+  allWaits: "/ratchet/wait/",
+  /** The node's waiter process: a lease its starter takes in a transaction, so only one ever runs. */
+  waiter: (node: string) => `/ratchet/waiter/${node}`,
 } as const;
 
 /** /ratchet/attach/<ns>/<pod>: written in one transaction with the container record. */
@@ -65,6 +80,8 @@ export interface ContainerRecord {
   node: string;
   /** The CNI network (config `name`), so GC of one network leaves another's containers alone. */
   network: string;
+  /** When ADD wrote it (ms since the epoch): GC never collects a record younger than `gc_grace_s`. */
+  created?: number;
 }
 
 /** One end in a link's state. */
@@ -89,6 +106,8 @@ export interface LinkState {
   at?: number;
   /** By end key `<ns>/<pod>/<ifname>`. */
   ends: Record<string, EndState>;
+  /** vxlan: VNIs a node's kernel refused (EEXIST) for this link; it moved off them and never returns. */
+  refused?: number[];
 }
 
 /** /ratchet/ends/<containerId>/<ifname> */
@@ -101,11 +120,35 @@ export interface EndRecord {
   ip?: string;
 }
 
-/** /ratchet/child/<ns>/<pod> */
-export interface ChildRecord {
-  pid: number;
+/** Why a link of a waiting container is not up: the kernel refused it, or its deadline passed. */
+export interface LinkTrouble {
+  status: "failed" | "timed out";
+  /** What happened, for people: the kernel's message, or what was still missing at the deadline. */
+  reason: string;
+  /** The errno name of a kernel refusal, e.g. "EEXIST". */
+  errno?: string;
+  /** When it was recorded, ms since the epoch. */
+  at: number;
+}
+
+/** /ratchet/wait/<node>/<containerId>: the container's links are not all up yet; the node's waiter finishes them. */
+export interface WaitRecord {
+  namespace: string;
+  pod: string;
   container_id: string;
-  started: string;
+  /** The config's `vni_start`, for the links the waiter makes. */
+  vni_start: number;
+  /** `child_timeout_s` after ADD, ms since the epoch: a link not up by then is `timed out`. */
+  deadline: number;
+  /** Links that failed or timed out, by link id; absent while everything is simply pending. */
+  links?: Record<string, LinkTrouble>;
+}
+
+/** /ratchet/waiter/<node>: the node's waiter; `pid` 0 while its starter is starting it. */
+export interface WaiterRecord {
+  pid: number;
+  /** When the lease was taken, ms since the epoch: a start that never finished is taken over. */
+  at: number;
 }
 
 /** Parses a JSON record, or undefined when the key is absent or holds something else. */

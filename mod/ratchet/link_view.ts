@@ -3,12 +3,12 @@
  * `ratchet apply` wrote, the nodes its pods are on, the plumbing state the plugin keeps for it, and
  * that state in one word.
  */
-import { KEY, type LinkState, parseRecord } from "./keys.ts";
+import { KEY, type LinkState, type LinkTrouble, parseRecord, type WaitRecord } from "./keys.ts";
 import { linkId } from "./resolve.ts";
 import type { KeyValue } from "../store/mod.ts";
 
 /** Everything ratchet keeps; one `list` of it is a consistent snapshot. */
-export const RATCHET_PREFIX = "/ratchet/";
+export const RATCHET_PREFIX = KEY.all;
 
 /** A link end as `ratchet apply` writes it, plus where its pod is. */
 export interface LinkEndView {
@@ -31,14 +31,24 @@ export interface LinkView {
   revision: number;
   /** The plugin's state for the link (kind, vni, status, ends), absent before any of its pods arrived. */
   state?: LinkState;
-  /** up: every end is made; partial: one vxlan end is; pending: none yet (or a veth still being claimed). */
-  condition: "up" | "partial" | "pending";
+  /**
+   * up: every end is made; partial: one vxlan end is; pending: none yet (or a veth still being
+   * claimed); failed: the kernel refused it (retried); timed out: not up by `child_timeout_s`.
+   */
+  condition: "up" | "partial" | "pending" | "failed" | "timed out";
+  /** Why a failed or timed-out link is not up, from the waiter's record. */
+  trouble?: LinkTrouble;
   problems: string[];
 }
 
 /** The links of a listing of /ratchet/. A record that is not the expected JSON is listed with its problem. */
 export function linkViews(keys: KeyValue[]): LinkView[] {
   const byKey = new Map(keys.map((kv) => [kv.key, kv]));
+  const troubles = new Map<string, LinkTrouble>();
+  for (const kv of keys) {
+    if (!kv.key.startsWith(KEY.allWaits)) continue;
+    for (const [id, t] of Object.entries(parseRecord<WaitRecord>(kv)?.links ?? {})) troubles.set(id, t);
+  }
   const views: LinkView[] = [];
   for (const kv of keys) {
     if (!kv.key.startsWith(KEY.links)) continue;
@@ -53,6 +63,11 @@ export function linkViews(keys: KeyValue[]): LinkView[] {
       if (!view.state) view.problems.push(`${stateKey} is not a JSON object`);
     }
     view.condition = linkCondition(view.state);
+    const trouble = view.a && view.b ? troubles.get(linkId(view.a, view.b)) : undefined;
+    if (trouble && view.condition !== "up") {
+      view.condition = trouble.status;
+      view.trouble = trouble;
+    }
     views.push(view);
   }
   return views;
@@ -100,9 +115,11 @@ export function formatLinks(views: LinkView[]): string {
   if (!views.length) return "links: none applied";
   const lines = views.map((v) => {
     const kind = v.state ? ` ${v.state.kind}${v.state.vni ? ` vni ${v.state.vni}` : ""}` : "";
-    return `  ${v.condition.padEnd(8)}${v.id}${kind}${
-      v.problems.length ? ` (${v.problems.join("; ")})` : ""
-    }`;
+    const notes = [
+      ...v.problems,
+      ...(v.trouble ? [`${v.trouble.errno ? `${v.trouble.errno}: ` : ""}${v.trouble.reason}`] : []),
+    ];
+    return `  ${v.condition.padEnd(10)}${v.id}${kind}${notes.length ? ` (${notes.join("; ")})` : ""}`;
   });
   const up = views.filter((v) => v.condition === "up").length;
   return [`links: ${up} of ${views.length} up`, ...lines].join("\n");

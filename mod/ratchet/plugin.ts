@@ -19,9 +19,10 @@ import {
 import { LABELS } from "../links/mod.ts";
 import { probeWritable, type Store, withStore } from "../store/mod.ts";
 import { loadRatchetConf, type NestedConf, type RatchetConf } from "./conf.ts";
-import { type AttachRecord, type ContainerRecord, KEY, parseRecord } from "./keys.ts";
+import { type AttachRecord, KEY, parseRecord } from "./keys.ts";
+import { mapped } from "./errors.ts";
 import { podMeta } from "./pod_meta.ts";
-import { containerRecord, recordContainer, register, unregister } from "./register.ts";
+import { containerRecord, recordContainer, register, undoRegister } from "./register.ts";
 import type { PodRef } from "./resolve.ts";
 import type { MadeEnd } from "./settle.ts";
 
@@ -77,30 +78,22 @@ function linksResult(made: MadeEnd[], netns: string, cniVersion: string): Result
   };
 }
 
+/** Everything one eligible ADD works from, resolved once. */
+interface AddRequest {
+  conf: RatchetConf;
+  env: CniEnv;
+  store: Store;
+  /** The pod as links name it. */
+  self: PodRef;
+  labels: Record<string, string>;
+  links: AttachRecord["links"];
+}
+
 async function add({ conf, env }: Invocation<RatchetConf>): Promise<Result> {
   const pod = podOf(env);
   return await withStore(conf.store, async (store) => {
     const meta = pod.name ? await podMeta(conf, store, pod.namespace, pod.name) : undefined;
-    if (!meta?.eligible) {
-      log.info("pod is not eligible; running the delegate", { pod: `${pod.namespace}/${pod.name ?? ""}` });
-      const result = (await delegateCall(conf.delegate, "ADD", env))!;
-      const record: ContainerRecord = {
-        namespace: pod.namespace,
-        pod: pod.name ?? "",
-        ifname: env.ifname,
-        netns: env.netns,
-        eligible: false,
-        node: conf.nodeName ?? Deno.hostname(),
-        network: conf.name,
-      };
-      try {
-        await recordContainer(store, env.containerId, record);
-      } catch (e) {
-        await delegateCall(conf.delegate, "DEL", env).catch(() => {});
-        throw e;
-      }
-      return result;
-    }
+    if (!meta?.eligible) return await addIneligible(conf, env, store);
     if (meta.errors.length) {
       throw new CniError(
         ErrorCode.InvalidNetworkConfig,
@@ -110,97 +103,130 @@ async function add({ conf, env }: Invocation<RatchetConf>): Promise<Result> {
         meta.errors.join("; "),
       );
     }
-    return await addEligible(
+    if (meta.nodeName && meta.nodeName !== conf.node) {
+      log.warn("the pod's spec.nodeName is not this node's name; set kubernetes.node_name to it", {
+        spec_node: meta.nodeName,
+        node: conf.node,
+      });
+    }
+    return await addEligible({
       conf,
       env,
       store,
-      {
-        namespace: pod.namespace,
-        pod: meta.labels[LABELS.podName] || pod.name!,
-      },
-      meta.nodeName ?? conf.nodeName ?? Deno.hostname(),
-      meta.labels,
-      meta.links,
-    );
+      self: { namespace: pod.namespace, pod: meta.labels[LABELS.podName] || pod.name! },
+      labels: meta.labels,
+      links: meta.links,
+    });
   });
 }
 
-async function addEligible(
-  conf: RatchetConf,
-  env: CniEnv,
-  store: Store,
-  self: PodRef,
-  node: string,
-  labels: Record<string, string>,
-  links: AttachRecord["links"],
-): Promise<Result> {
-  const undo: (() => Promise<unknown>)[] = [];
-  try {
-    let result: Result = { cniVersion: conf.cniVersion };
-    if (conf.bootNetwork) {
-      result = (await delegateCall(conf.bootNetwork, "ADD", env))!;
-      undo.push(() => delegateCall(conf.bootNetwork!, "DEL", env));
+/** A pod ratchet does not handle: the delegate's ADD, and a record so that DEL finds the delegate again. */
+async function addIneligible(conf: RatchetConf, env: CniEnv, store: Store): Promise<Result> {
+  const pod = podOf(env);
+  log.info("pod is not eligible; running the delegate", { pod: `${pod.namespace}/${pod.name ?? ""}` });
+  await using stack = new AsyncDisposableStack();
+  const result = (await delegateCall(conf.delegate, "ADD", env))!;
+  undoing(stack, "delegate DEL", () => delegateCall(conf.delegate, "DEL", env));
+  await recordContainer(store, env.containerId, {
+    namespace: pod.namespace,
+    pod: pod.name ?? "",
+    ifname: env.ifname,
+    netns: env.netns,
+    eligible: false,
+    node: conf.node,
+    network: conf.name,
+    created: Date.now(),
+  });
+  stack.move();
+  return result;
+}
+
+/** Rollback beside a step: runs when the ADD fails, logs (never throws) its own failure. */
+function undoing(stack: AsyncDisposableStack, what: string, step: () => Promise<unknown>): void {
+  stack.defer(async () => {
+    try {
+      await step();
+    } catch (e) {
+      log.warn(`rollback: ${what} failed: ${(e as Error).message}`);
     }
-    const parent = await nodeParent(conf, store, node);
-    const wanted: AttachRecord = {
-      container_id: env.containerId,
-      netns: env.netns,
-      node,
-      parent_interface: parent.iface,
-      parent_address: parent.address,
-      links,
-    };
-    for (
-      const [field, label] of [["public_ip", LABELS.publicIp], ["target_pod", LABELS.targetPod], [
-        "target_container",
-        LABELS.targetContainer,
-      ]] as const
-    ) {
-      if (labels[label]) wanted[field] = labels[label];
-    }
-    const [{ settle }, { releaseEnds, sweepPrevious }, { hasLiveChild, spawnChild }] = await Promise.all([
-      import("./settle.ts"),
-      import("./release.ts"),
-      import("./child.ts"),
-    ]);
-    const attach = await register(store, self, wanted, {
-      namespace: self.namespace,
-      pod: self.pod,
-      ifname: env.ifname,
-      netns: env.netns,
-      eligible: true,
-      node,
-      network: conf.name,
-    });
-    undo.push(() => unregister(store, self, env.containerId));
-    undo.push(() => releaseEnds(store, env.containerId, env.netns));
-    if (attach.replaces) await sweepPrevious(store, attach.replaces, env.netns);
-    const outcome = await settle({ conf, store, self, attach }, { claimWaitMs: ADD_CLAIM_WAIT_MS });
-    if (outcome.failed.length) {
-      const { link, error } = outcome.failed[0];
-      const e = toCniError(error);
-      throw new CniError(e.code, `link ${link.id}: ${e.msg}`, e.details);
-    }
-    // A pod that knows no link yet (the original's non-primary pod) waits to learn one from a peer.
-    if (outcome.pending.length || outcome.links.length === 0) {
-      if (!(await hasLiveChild(store, self, env.containerId))) {
-        await spawnChild(store, conf.childPath, {
-          conf: conf.raw,
-          namespace: self.namespace,
-          pod: self.pod,
-          containerId: env.containerId,
-          deadline: Date.now() + conf.childTimeoutMs,
-        });
-      }
-    }
-    log.info("links settled", { made: outcome.made.length, pending: outcome.pending.map((l) => l.id) });
-    return appendResult(result, linksResult(outcome.made, env.netns, conf.cniVersion));
-  } catch (e) {
-    for (const step of undo.reverse()) {
-      await step().catch((u) => log.warn(`rollback step failed: ${(u as Error).message}`));
-    }
-    throw e;
+  });
+}
+
+/**
+ * An eligible pod: boot network, registration, the links whose peers are here, the waiting work for
+ * the rest. Each step's undo sits beside it and covers only what this invocation made, so a
+ * retried ADD that fails leaves the earlier, live ADD's interfaces, records and processes alone.
+ */
+async function addEligible({ conf, env, store, self, labels, links }: AddRequest): Promise<Result> {
+  await using stack = new AsyncDisposableStack();
+  let result: Result = { cniVersion: conf.cniVersion };
+  if (conf.bootNetwork) {
+    result = (await delegateCall(conf.bootNetwork, "ADD", env))!;
+    undoing(stack, "boot_network DEL", () => delegateCall(conf.bootNetwork!, "DEL", env));
   }
+  const parent = await nodeParent(conf, store, conf.node);
+  const wanted: AttachRecord = {
+    container_id: env.containerId,
+    netns: env.netns,
+    node: conf.node,
+    parent_interface: parent.iface,
+    parent_address: parent.address,
+    links,
+  };
+  for (
+    const [field, label] of [["public_ip", LABELS.publicIp], ["target_pod", LABELS.targetPod], [
+      "target_container",
+      LABELS.targetContainer,
+    ]] as const
+  ) {
+    if (labels[label]) wanted[field] = labels[label];
+  }
+  const [{ settle }, { releaseEnd, sweepPrevious, openIfExists }, { ensureWaiter, recordWaiting }] =
+    await Promise
+      .all([import("./settle.ts"), import("./release.ts"), import("./waiter.ts")]);
+  const reg = await register(store, self, wanted, {
+    namespace: self.namespace,
+    pod: self.pod,
+    ifname: env.ifname,
+    netns: env.netns,
+    eligible: true,
+    node: conf.node,
+    network: conf.name,
+    created: Date.now(),
+  });
+  undoing(stack, "registration", () => undoRegister(store, self, reg));
+  if (reg.record.replaces) await sweepPrevious(store, reg.record.replaces, env.netns);
+  const outcome = await settle(
+    { vniStart: conf.vniStart, store, self, attach: reg.record },
+    { claimWaitMs: ADD_CLAIM_WAIT_MS },
+  );
+  for (const m of outcome.made.filter((m) => m.created)) {
+    undoing(stack, `link end ${m.link.local.ifname}`, async () => {
+      const h = openIfExists(env.netns);
+      try {
+        await releaseEnd(store, env.containerId, m.link.local.ifname, h);
+      } finally {
+        h?.close();
+      }
+    });
+  }
+  if (outcome.failed.length) {
+    const { link, error } = outcome.failed[0];
+    const e = toCniError(error);
+    throw new CniError(e.code, `link ${link.id}: ${e.msg}`, e.details);
+  }
+  // The node's waiter finishes the rest: links whose peers are not here, vxlan ends whose peer's end
+  // is not up yet (the VNI may still move), and a pod that knows no link yet (the original's
+  // non-primary pod learns its link from a peer).
+  if (outcome.pending.length || outcome.following.length || outcome.links.length === 0) {
+    if (await recordWaiting(store, conf, self, env.containerId)) {
+      undoing(stack, "waiting work", () => store.delete(KEY.wait(conf.node, env.containerId)));
+    }
+    await ensureWaiter(store, conf);
+  }
+  log.info("links settled", { made: outcome.made.length, pending: outcome.pending.map((l) => l.id) });
+  stack.move();
+  return appendResult(result, linksResult(outcome.made, env.netns, conf.cniVersion));
 }
 
 /** Eligibility of a container ADD left no record of: asked again, and "not ours" when nobody can say. */
@@ -230,16 +256,19 @@ async function del({ conf, env }: Invocation<RatchetConf>): Promise<void> {
     const self = rec
       ? { namespace: rec.namespace, pod: rec.pod }
       : { namespace: pod.namespace, pod: pod.name ?? "" };
-    const [{ stopChild }, { releaseEnds }] = await Promise.all([
-      import("./child.ts"),
+    const [{ stopWaiting }, { teardown }] = await Promise.all([
+      import("./waiter.ts"),
       import("./release.ts"),
     ]);
-    if (self.pod) await stopChild(store, self, env.containerId);
-    await releaseEnds(store, env.containerId, env.netns || rec?.netns || "");
-    if (conf.bootNetwork) await delegateCall(conf.bootNetwork, "DEL", env);
-    // Records go last, so a DEL that failed above finds them again when retried.
-    if (self.pod) await unregister(store, self, env.containerId);
-    else await store.delete(KEY.container(env.containerId));
+    await teardown(store, {
+      self,
+      containerId: env.containerId,
+      netns: env.netns || rec?.netns || "",
+      stopWaiting: () => stopWaiting(store, conf, rec?.node ?? conf.node, env.containerId),
+      beforeRecord: async () => {
+        if (conf.bootNetwork) await delegateCall(conf.bootNetwork, "DEL", env);
+      },
+    });
   });
 }
 
@@ -272,7 +301,7 @@ async function check({ conf, env, netConf }: Invocation<RatchetConf>): Promise<v
       return;
     }
     const { checkEnds } = await import("./check.ts");
-    const names = await checkEnds(store, env.containerId, env.netns);
+    const names = await checkEnds(store, env.containerId, env.netns, rec.node);
     if (conf.bootNetwork) {
       const prev = netConf.prevResult && withoutInterfaces(netConf.prevResult, names);
       await delegateCall(conf.bootNetwork, "CHECK", env, prev);
@@ -300,9 +329,9 @@ async function status({ conf }: Invocation<RatchetConf>): Promise<void> {
 /** The plugin the dispatcher runs for `ratchet`. */
 export const ratchetPlugin: Plugin<RatchetConf> = {
   loadConf: (netConf) => loadRatchetConf(netConf),
-  add,
-  del,
-  check,
-  gc,
-  status,
+  add: (inv) => mapped(() => add(inv)),
+  del: (inv) => mapped(() => del(inv)),
+  check: (inv) => mapped(() => check(inv)),
+  gc: (inv) => mapped(() => gc(inv)),
+  status: (inv) => mapped(() => status(inv)),
 };

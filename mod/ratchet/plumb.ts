@@ -25,6 +25,8 @@ export interface EndPlan {
   handle: Handle;
   ifname: string;
   ip?: string;
+  /** The store records an end of this link for this container under `ifname`: a stale one may go. */
+  ours?: boolean;
 }
 
 /** A vxlan end to make. */
@@ -46,29 +48,34 @@ function oneInterface(ifname: string, ip: string | undefined, mac?: string): Res
   };
 }
 
+/** EEXIST for a link end whose name `taken` already has in the pod (CNI code 101, errno in details). */
+export function nameTaken(taken: Link): NetlinkError {
+  return new NetlinkError(
+    17,
+    `making link end ${taken.name}`,
+    "File exists",
+    `the pod already has an interface ${taken.name} (${taken.kind ?? "device"}) that ratchet did not make`,
+  );
+}
+
 /**
- * Deletes a stale interface of ratchet's kinds under `ifname` (a pod re-created while its old
- * namespace lived on, a peer that moved). True when one was removed.
+ * Makes room for a link end named `ifname` in the pod `h`. An interface of that name is deleted only
+ * when the store's records say ratchet made it for this link and this container (`ours`: a vxlan
+ * end whose peer moved, a veth end left by an interrupted pass); anything else is the pod's own and
+ * is never touched.
  *
- * @throws NetlinkError EEXIST when the name belongs to an interface of another kind
+ * @throws NetlinkError EEXIST when the name is taken by an interface ratchet did not make (CNI
+ *   spec, ADD: the runtime's interface name must not exist yet; CNI code 101)
  */
-export function clearStale(h: Handle, ifname: string): boolean {
+export function makeRoom(h: Handle, ifname: string, ours: boolean): void {
   const old = h.linkByName(ifname);
-  if (!old) return false;
-  if (!OURS.includes(old.kind ?? "")) {
-    throw new NetlinkError(
-      17,
-      `making link ${ifname}`,
-      "File exists",
-      `an interface of kind ${old.kind ?? "unknown"} has that name`,
-    );
-  }
+  if (!old) return;
+  if (!ours || !OURS.includes(old.kind ?? "")) throw nameTaken(old);
   try {
     h.linkDel(old.index);
   } catch (e) {
     if (!isNotFound(e)) throw e;
   }
-  return true;
 }
 
 /**
@@ -76,8 +83,8 @@ export function clearStale(h: Handle, ifname: string): boolean {
  * On failure neither end exists.
  */
 export function makeVeth(node: Handle, a: EndPlan, b: EndPlan, mtu?: number): { a: Link; b: Link } {
-  clearStale(a.handle, a.ifname);
-  clearStale(b.handle, b.ifname);
+  makeRoom(a.handle, a.ifname, a.ours ?? false);
+  makeRoom(b.handle, b.ifname, b.ours ?? false);
   const peerTmp = tempIfName();
   const linkA = linkAddInNetns(node, a.handle, {
     kind: "veth",
@@ -97,7 +104,7 @@ export function makeVeth(node: Handle, a: EndPlan, b: EndPlan, mtu?: number): { 
 
 /** Makes one pod's vxlan end on the node's underlay, address on, up. On failure it does not exist. */
 export function makeVxlan(node: Handle, plan: VxlanPlan): Link {
-  clearStale(plan.handle, plan.ifname);
+  makeRoom(plan.handle, plan.ifname, plan.ours ?? false);
   const link = linkAddInNetns(node, plan.handle, {
     kind: "vxlan",
     name: plan.ifname,

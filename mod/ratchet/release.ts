@@ -4,9 +4,11 @@
  */
 import { log } from "../cni/log.ts";
 import { Handle, isNotFound, NotNetnsError } from "../netlink/mod.ts";
-import type { Op, Store } from "../store/mod.ts";
+import { type Op, type Store, StoreConflictError } from "../store/mod.ts";
 import { type EndRecord, KEY, type LinkState, parseRecord } from "./keys.ts";
 import { removeEnd } from "./plumb.ts";
+import { deregister } from "./register.ts";
+import type { PodRef } from "./resolve.ts";
 
 const ATTEMPTS = 20;
 
@@ -47,7 +49,26 @@ async function releaseState(store: Store, rec: EndRecord, containerId: string): 
     }
     if (await store.txn([{ key, modRevision: kv.modRevision }], ops)) return;
   }
-  throw new Error(`releasing link ${rec.link}: its state kept changing`);
+  throw new StoreConflictError(key, ATTEMPTS);
+}
+
+/**
+ * Removes one link end made for `containerId`: the interface `ifname` in the open namespace `h`
+ * (absent: the namespace is gone), then the container's share of the link and the end's record.
+ */
+export async function releaseEnd(
+  store: Store,
+  containerId: string,
+  ifname: string,
+  h: Handle | undefined,
+): Promise<void> {
+  const key = KEY.end(containerId, ifname);
+  const kv = await store.get(key);
+  if (!kv) return;
+  if (h) removeEnd(h, ifname);
+  const rec = parseRecord<EndRecord>(kv);
+  if (rec) await releaseState(store, rec, containerId);
+  await store.delete(key);
 }
 
 /**
@@ -60,18 +81,36 @@ export async function releaseEnds(store: Store, containerId: string, netns: stri
   if (ends.length === 0) return 0;
   const h = openIfExists(netns);
   try {
-    for (const kv of ends) {
-      const ifname = kv.key.slice(prefix.length);
-      if (h) removeEnd(h, ifname);
-      const rec = parseRecord<EndRecord>(kv);
-      if (rec) await releaseState(store, rec, containerId);
-      await store.delete(kv.key);
-    }
+    for (const kv of ends) await releaseEnd(store, containerId, kv.key.slice(prefix.length), h);
   } finally {
     h?.close();
   }
   log.info(`released ${ends.length} link end(s)`, { container: containerId });
   return ends.length;
+}
+
+/** What DEL and GC take apart for one eligible container, in the order that leaves no window. */
+export interface Teardown {
+  self: PodRef;
+  containerId: string;
+  netns: string;
+  /** Stops the waiting work for the container (its pending links). */
+  stopWaiting: () => Promise<void>;
+  /** Runs after the links are gone and before the container record goes (the boot network's DEL). */
+  beforeRecord?: () => Promise<void>;
+}
+
+/**
+ * Takes an eligible container apart: its registration first (so that no peer's process makes a new
+ * end for it from then on: claims compare the registration), its waiting work, its link ends, the
+ * nested plugin, and its container record last (a DEL that fails half-way finds it again).
+ */
+export async function teardown(store: Store, t: Teardown): Promise<void> {
+  if (t.self.pod) await deregister(store, t.self, t.containerId);
+  await t.stopWaiting();
+  await releaseEnds(store, t.containerId, t.netns);
+  await t.beforeRecord?.();
+  await store.delete(KEY.container(t.containerId));
 }
 
 /**

@@ -7,12 +7,13 @@
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { log } from "../cni/log.ts";
 import { canonicalIp } from "../ip/mod.ts";
-import { Handle } from "../netlink/mod.ts";
-import type { Compare, Op, Store } from "../store/mod.ts";
-import { MAX_VNI, type RatchetConf } from "./conf.ts";
+import { Handle, type Link, NetlinkError } from "../netlink/mod.ts";
+import { type Compare, type Op, type Store, StoreConflictError } from "../store/mod.ts";
+import { MAX_VNI } from "./conf.ts";
 import { type AttachRecord, type EndRecord, KEY, type LinkState, parseRecord } from "./keys.ts";
-import { makeVeth, makeVxlan } from "./plumb.ts";
-import { attachRecord, updateRecord } from "./register.ts";
+import { makeVeth, makeVxlan, nameTaken } from "./plumb.ts";
+import { updateRecord } from "./register.ts";
+import { releaseEnd } from "./release.ts";
 import {
   type Declaration,
   declarationsOf,
@@ -30,7 +31,8 @@ const ATTEMPTS = 20;
 
 /** One pod's view while settling its links. */
 export interface Settler {
-  conf: RatchetConf;
+  /** The first VNI a new vxlan link may take (config `vni_start`). */
+  vniStart: number;
   store: Store;
   self: PodRef;
   /** The pod's registration as written. */
@@ -45,6 +47,10 @@ export interface MadeEnd {
   kind: "veth" | "vxlan";
   mac?: string;
   mtu?: number;
+  /** Made by this pass (false: it was there already), so that a failed ADD removes only its own. */
+  created: boolean;
+  /** vxlan: the peer's end is not up (yet, or no longer: the link moved VNI), so this side keeps watching. */
+  following?: boolean;
 }
 
 /** What one settle pass found and did. */
@@ -52,8 +58,12 @@ export interface SettleOutcome {
   links: PodLink[];
   made: MadeEnd[];
   pending: PodLink[];
+  /** vxlan links whose end here is made while the peer's is not up: the VNI may still move. */
+  following: PodLink[];
   failed: { link: PodLink; error: Error }[];
   conflicts: string[];
+  /** The pod's registration is no longer this container's (DEL, or a newer container): nothing was done. */
+  gone?: boolean;
 }
 
 /** Options of {@link settle}. */
@@ -79,17 +89,29 @@ class Handles {
   }
 }
 
+/** A registration and the revision it was read at, which claims compare. */
+export interface Registered {
+  rec: AttachRecord;
+  revision: number;
+}
+
+async function registered(store: Store, pod: PodRef): Promise<Registered | undefined> {
+  const kv = await store.get(KEY.attach(pod.namespace, pod.pod));
+  const rec = parseRecord<AttachRecord>(kv);
+  return rec && kv ? { rec, revision: kv.modRevision } : undefined;
+}
+
 /** The links of the pod and its peers' registrations, from every declaration that mentions it. */
 export async function gatherLinks(s: Settler): Promise<{
   links: PodLink[];
   conflicts: string[];
-  peers: Map<string, AttachRecord | undefined>;
+  peers: Map<string, Registered | undefined>;
 }> {
-  const peers = new Map<string, AttachRecord | undefined>();
+  const peers = new Map<string, Registered | undefined>();
   const peer = async (namespace: string, pod: string) => {
     const k = `${namespace}/${pod}`;
-    if (!peers.has(k)) peers.set(k, await attachRecord(s.store, { namespace, pod }));
-    return peers.get(k);
+    if (!peers.has(k)) peers.set(k, await registered(s.store, { namespace, pod }));
+    return peers.get(k)?.rec;
   };
   const decls: Declaration[] = declarationsOf(s.self, s.attach.links);
   for (const kv of await s.store.list(KEY.links)) {
@@ -118,23 +140,29 @@ export async function gatherLinks(s: Settler): Promise<{
  * processes at once (claims in the store decide who makes what).
  */
 export async function settle(s: Settler, opts: SettleOptions): Promise<SettleOutcome> {
+  const me = await registered(s.store, s.self);
+  if (me?.rec.container_id !== s.attach.container_id) {
+    return { links: [], made: [], pending: [], following: [], failed: [], conflicts: [], gone: true };
+  }
   const { links, conflicts, peers } = await gatherLinks(s);
-  const out: SettleOutcome = { links, made: [], pending: [], failed: [], conflicts };
+  const out: SettleOutcome = { links, made: [], pending: [], following: [], failed: [], conflicts };
   for (const c of conflicts) log.warn(c, { pod: `${s.self.namespace}/${s.self.pod}` });
   const h = new Handles(s.attach.netns, s.nodeNetns);
   try {
     for (const link of links) {
       const peer = peers.get(`${link.remote.namespace}/${link.remote.pod}`);
-      if (!peer) {
-        out.pending.push(link);
-        continue;
-      }
       try {
-        const made = peer.node === s.attach.node
-          ? await settleVeth(s, h, link, peer, opts.claimWaitMs)
-          : await settleVxlan(s, h, link, peer);
+        await refuseTakenName(s, h, link);
+        if (!peer) {
+          out.pending.push(link);
+          continue;
+        }
+        const made = peer.rec.node === s.attach.node
+          ? await settleVeth(s, h, link, { me: me.revision, peer }, opts.claimWaitMs)
+          : await settleVxlan(s, h, link, { me: me.revision, peer });
         if (made) out.made.push(made);
-        else out.pending.push(link);
+        if (!made) out.pending.push(link);
+        else if (made.following) out.following.push(link);
       } catch (e) {
         log.error(`link ${link.id}: ${(e as Error).message}`);
         out.failed.push({ link, error: e as Error });
@@ -146,21 +174,63 @@ export async function settle(s: Settler, opts: SettleOptions): Promise<SettleOut
   return out;
 }
 
+/**
+ * A link end's name that the pod already uses for an interface ratchet did not make for this link
+ * (the boot network's eth0, say) fails the link at once, pending or not: it could never be made.
+ *
+ * @throws NetlinkError EEXIST (CNI code 101)
+ */
+async function refuseTakenName(s: Settler, h: Handles, link: PodLink): Promise<void> {
+  const ifname = link.local.ifname;
+  const have = h.pod().linkByName(ifname);
+  if (have && !(await endIsOurs(s.store, s.attach.container_id, ifname, link.id))) throw nameTaken(have);
+}
+
 function endRecord(link: PodLink, end: EndRef, kind: EndRecord["kind"]): string {
   const rec: EndRecord = { link: link.id, end: endKey(end), kind };
   if (end.ip) rec.ip = end.ip;
   return JSON.stringify(rec);
 }
 
-/** One veth for the link: claimed in the store, made by the winner, waited for by the other side. */
+/** The registrations a claim stands on: this pod's and the peer's, at the revisions read. */
+interface Sides {
+  me: number;
+  peer: Registered;
+}
+
+/** True when the store records an end of `linkId` made for `containerId` under `ifname`. */
+async function endIsOurs(
+  store: Store,
+  containerId: string,
+  ifname: string,
+  linkId: string,
+): Promise<boolean> {
+  return parseRecord<EndRecord>(await store.get(KEY.end(containerId, ifname)))?.link === linkId;
+}
+
+/** Deletes an interface this pass made, when the store no longer wants it (a DEL came meanwhile). */
+function unmake(h: Handle, index: number): void {
+  try {
+    h.linkDel(index);
+  } catch {
+    // Gone already, with its namespace or its peer.
+  }
+}
+
+/**
+ * One veth for the link: claimed, made by the winner, waited for by the other side. The claim
+ * compares both registrations, so a pod whose DEL began (its registration goes first) never gets
+ * a new end; and the end is kept only when marking it up still finds the claim.
+ */
 async function settleVeth(
   s: Settler,
   h: Handles,
   link: PodLink,
-  peer: AttachRecord,
+  sides: Sides,
   waitMs: number,
 ): Promise<MadeEnd | undefined> {
   const key = KEY.state(link.id);
+  const peer = sides.peer.rec;
   const mine = endKey(link.local), theirs = endKey(link.remote);
   const myId = s.attach.container_id, peerId = peer.container_id;
   const deadline = Date.now() + waitMs;
@@ -171,7 +241,7 @@ async function settleVeth(
       st.ends[theirs]?.container_id === peerId;
     if (current && st.status === "up") {
       const end = h.pod().linkByName(link.local.ifname);
-      if (end?.kind === "veth") return { link, kind: "veth", mac: end.mac, mtu: end.mtu };
+      if (end?.kind === "veth") return { link, kind: "veth", mac: end.mac, mtu: end.mtu, created: false };
       // Recorded as made but gone from the pod: make it again.
     } else if (current && st.status === "claimed" && Date.now() - (st.at ?? 0) < CLAIM_TTL_MS) {
       const left = deadline - Date.now();
@@ -179,6 +249,10 @@ async function settleVeth(
       await s.store.waitFor(key, (v) => v?.modRevision !== kv!.modRevision, left);
       continue;
     }
+    const [oursHere, oursThere] = await Promise.all([
+      endIsOurs(s.store, myId, link.local.ifname, link.id),
+      endIsOurs(s.store, peerId, link.remote.ifname, link.id),
+    ]);
     const claimed: LinkState = {
       kind: "veth",
       status: "claimed",
@@ -194,14 +268,21 @@ async function settleVeth(
     ];
     // The link was a vxlan while the pods lived on different nodes; its VNI is free now.
     if (st?.vni !== undefined) ops.push({ delete: KEY.vni(st.vni) });
-    if (!(await s.store.txn([kv ? { key, modRevision: kv.modRevision } : { key, exists: false }], ops))) {
+    const compares: Compare[] = [
+      { key, modRevision: kv?.modRevision ?? 0 },
+      { key: KEY.attach(s.self.namespace, s.self.pod), modRevision: sides.me },
+      { key: KEY.attach(link.remote.namespace, link.remote.pod), modRevision: sides.peer.revision },
+    ];
+    if (!(await s.store.txn(compares, ops))) {
+      if (await registrationsMoved(s, link, sides)) return undefined;
       continue;
     }
+    // Only the records this claim added go; an end recorded before (a retried ADD's) stays.
     const release = () =>
       s.store.txn([{ key, value: claimedText }], [
         { delete: key },
-        { delete: KEY.end(myId, link.local.ifname) },
-        { delete: KEY.end(peerId, link.remote.ifname) },
+        ...(oursHere ? [] : [{ delete: KEY.end(myId, link.local.ifname) }]),
+        ...(oursThere ? [] : [{ delete: KEY.end(peerId, link.remote.ifname) }]),
       ]);
     let peerHandle: Handle;
     try {
@@ -215,16 +296,22 @@ async function settleVeth(
     try {
       const made = makeVeth(
         h.node(),
-        { handle: h.pod(), ifname: link.local.ifname, ip: link.local.ip },
-        { handle: peerHandle, ifname: link.remote.ifname, ip: link.remote.ip },
+        { handle: h.pod(), ifname: link.local.ifname, ip: link.local.ip, ours: oursHere },
+        { handle: peerHandle, ifname: link.remote.ifname, ip: link.remote.ip, ours: oursThere },
         link.mtu,
       );
-      await s.store.txn([{ key, value: claimedText }], [{
+      const kept = await s.store.txn([{ key, value: claimedText }], [{
         put: key,
         value: JSON.stringify({ ...claimed, status: "up" }),
       }]);
+      if (!kept) {
+        // A DEL of either pod released the claim while the pair was being made: it is nobody's.
+        unmake(h.pod(), made.a.index);
+        log.info(`veth ${link.id} made, then dropped: a DEL released its claim meanwhile`);
+        return undefined;
+      }
       log.info(`veth ${link.id} made`);
-      return { link, kind: "veth", mac: made.a.mac, mtu: made.a.mtu };
+      return { link, kind: "veth", mac: made.a.mac, mtu: made.a.mtu, created: true };
     } catch (e) {
       await release().catch(() => false);
       throw e;
@@ -232,17 +319,32 @@ async function settleVeth(
       peerHandle.close();
     }
   }
-  throw new CniError(ErrorCode.TryAgainLater, `link ${link.id}: its store record kept changing`);
+  throw new StoreConflictError(key, ATTEMPTS);
 }
 
-/** A VNI nobody holds, skipping `skip` free ones so that allocators who just collided spread out. */
-async function freeVni(s: Settler, skip: number): Promise<number> {
+/** True when either registration a claim stands on changed: the pass works from stale data. */
+async function registrationsMoved(s: Settler, link: PodLink, sides: Sides): Promise<boolean> {
+  const [me, peer] = await Promise.all([
+    s.store.get(KEY.attach(s.self.namespace, s.self.pod)),
+    s.store.get(KEY.attach(link.remote.namespace, link.remote.pod)),
+  ]);
+  return me?.modRevision !== sides.me || peer?.modRevision !== sides.peer.revision;
+}
+
+/**
+ * A VNI nobody holds and no node refused for this link, skipping `skip` free ones so that allocators
+ * who just collided spread out.
+ *
+ * @throws CniError 102 when none is left
+ */
+async function freeVni(s: Settler, skip: number, refused: number[] = []): Promise<number> {
   const used = new Set((await s.store.list(KEY.vnis)).map((v) => Number(v.key.slice(KEY.vnis.length))));
-  let vni = s.conf.vniStart;
+  for (const v of refused) used.add(v);
+  let vni = s.vniStart;
   while (used.has(vni) || skip-- > 0) vni++;
   while (used.has(vni)) vni++;
   if (vni > MAX_VNI) {
-    throw new CniError(ErrorCode.PoolExhausted, `no free VNI from ${s.conf.vniStart} to ${MAX_VNI}`);
+    throw new CniError(ErrorCode.PoolExhausted, `no free VNI from ${s.vniStart} to ${MAX_VNI}`);
   }
   return vni;
 }
@@ -250,9 +352,16 @@ async function freeVni(s: Settler, skip: number): Promise<number> {
 /**
  * This pod's vxlan end of the link, towards the peer's node. The end is recorded in the link's
  * state before the kernel work, in the same transaction that claims the link's VNI when it has
- * none yet, so that a DEL of the peer meanwhile cannot free the VNI under it.
+ * none yet (and that compares this pod's registration, so a DEL under way gets no new end), so
+ * that a DEL of the peer meanwhile cannot free the VNI under it.
  */
-async function settleVxlan(s: Settler, h: Handles, link: PodLink, peer: AttachRecord): Promise<MadeEnd> {
+async function settleVxlan(
+  s: Settler,
+  h: Handles,
+  link: PodLink,
+  sides: Sides,
+): Promise<MadeEnd | undefined> {
+  const peer = sides.peer.rec;
   if (!s.attach.parent_interface) {
     throw new CniError(
       ErrorCode.InvalidNetworkConfig,
@@ -268,20 +377,24 @@ async function settleVxlan(s: Settler, h: Handles, link: PodLink, peer: AttachRe
   const key = KEY.state(link.id);
   const mine = endKey(link.local), myId = s.attach.container_id;
   const remote = canonicalIp(peer.parent_address);
+  let moves = 0;
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const kv = await s.store.get(key);
     const st = parseRecord<LinkState>(kv);
     const known = st?.kind === "vxlan" && st.vni !== undefined;
     const end = known ? st.ends[mine] : undefined;
+    const theirs = st?.ends[endKey(link.remote)];
+    const following = theirs?.container_id !== peer.container_id || !theirs.up;
     if (known && end?.container_id === myId && end.up && end.remote === remote) {
       const have = h.pod().linkByName(link.local.ifname);
       if (have?.kind === "vxlan" && have.vxlan?.id === st.vni) {
-        return { link, kind: "vxlan", mac: have.mac, mtu: have.mtu };
+        return { link, kind: "vxlan", mac: have.mac, mtu: have.mtu, created: false, following };
       }
     }
+    const ours = await endIsOurs(s.store, myId, link.local.ifname, link.id);
     const vni = known
       ? st.vni!
-      : await freeVni(s, attempt === 0 ? 0 : Math.floor(Math.random() * 4 * attempt));
+      : await freeVni(s, attempt === 0 ? 0 : Math.floor(Math.random() * 4 * attempt), st?.refused);
     // A veth's ends (the pods shared a node before) went with the namespace that moved.
     const ends = known ? st.ends : {};
     const intent: LinkState = {
@@ -289,32 +402,94 @@ async function settleVxlan(s: Settler, h: Handles, link: PodLink, peer: AttachRe
       vni,
       ends: { ...ends, [mine]: { container_id: myId, remote, up: false } },
     };
+    if (st?.refused) intent.refused = st.refused;
     const ops: Op[] = [
       { put: key, value: JSON.stringify(intent) },
       { put: KEY.end(myId, link.local.ifname), value: endRecord(link, link.local, "vxlan") },
     ];
     if (!known) ops.push({ put: KEY.vni(vni), value: link.id });
-    const compares: Compare[] = [kv ? { key, modRevision: kv.modRevision } : { key, exists: false }];
+    const compares: Compare[] = [
+      { key, modRevision: kv?.modRevision ?? 0 },
+      { key: KEY.attach(s.self.namespace, s.self.pod), modRevision: sides.me },
+    ];
     if (!known) compares.push({ key: KEY.vni(vni), exists: false });
-    if (!(await s.store.txn(compares, ops))) continue;
-    const made = makeVxlan(h.node(), {
-      handle: h.pod(),
-      ifname: link.local.ifname,
-      ip: link.local.ip,
-      vni,
-      remote,
-      local: s.attach.parent_address,
-      underlay: s.attach.parent_interface,
-      mtu: link.mtu,
-    });
+    if (!(await s.store.txn(compares, ops))) {
+      if (await registrationsMoved(s, link, sides)) return undefined;
+      continue;
+    }
+    let made: Link;
+    try {
+      made = makeVxlan(h.node(), {
+        handle: h.pod(),
+        ifname: link.local.ifname,
+        ip: link.local.ip,
+        ours,
+        vni,
+        remote,
+        local: s.attach.parent_address,
+        underlay: s.attach.parent_interface,
+        mtu: link.mtu,
+      });
+    } catch (e) {
+      // This node's kernel refuses the VNI (a vxlan not ours uses it): the link moves, both ends follow.
+      const vniRefused = e instanceof NetlinkError && e.errno === "EEXIST" &&
+        !h.pod().linkByName(link.local.ifname);
+      if (vniRefused && moves++ < MAX_VNI_MOVES) {
+        await moveVni(s, link, vni);
+        continue;
+      }
+      // Nothing was made: the intent this pass recorded goes (a retried ADD's earlier end stays).
+      if (!ours) await releaseEnd(s.store, myId, link.local.ifname, undefined).catch(() => {});
+      throw e;
+    }
+    let kept = false;
     await updateRecord<LinkState>(s.store, key, (old) => {
       const e = old?.ends[mine];
-      return old && e?.container_id === myId
-        ? { ...old, ends: { ...old.ends, [mine]: { ...e, up: true } } }
-        : old;
+      kept = !!old && e?.container_id === myId;
+      return kept ? { ...old!, ends: { ...old!.ends, [mine]: { ...e!, up: true } } } : old;
     });
+    if (!kept) {
+      unmake(h.pod(), made.index);
+      log.info(`vxlan ${link.id} end made, then dropped: a DEL released it meanwhile`);
+      return undefined;
+    }
     log.info(`vxlan ${link.id} end made`, { vni, remote });
-    return { link, kind: "vxlan", mac: made.mac, mtu: made.mtu };
+    return { link, kind: "vxlan", mac: made.mac, mtu: made.mtu, created: true, following };
   }
-  throw new CniError(ErrorCode.TryAgainLater, `link ${link.id}: its store record kept changing`);
+  throw new StoreConflictError(key, ATTEMPTS);
+}
+
+/** How many VNIs one pass tries for a link before it reports the link failed. */
+const MAX_VNI_MOVES = 8;
+
+/**
+ * Moves the link off `refused`, which this node's kernel would not take: a VNI free in the store and
+ * refused by neither node so far, claimed in one transaction with the link's state, every end marked
+ * not up so that the other side re-makes its end on the new VNI.
+ *
+ * @throws CniError 102 when no VNI is left
+ */
+async function moveVni(s: Settler, link: PodLink, refused: number): Promise<void> {
+  const key = KEY.state(link.id);
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+    const kv = await s.store.get(key);
+    const st = parseRecord<LinkState>(kv);
+    if (!kv || st?.kind !== "vxlan" || st.vni !== refused) return; // someone moved it already
+    const avoid = [...new Set([...(st.refused ?? []), refused])];
+    const vni = await freeVni(s, attempt === 0 ? 0 : Math.floor(Math.random() * 4 * attempt), avoid);
+    const ends = Object.fromEntries(Object.entries(st.ends).map(([k, e]) => [k, { ...e, up: false }]));
+    const next: LinkState = { ...st, vni, refused: avoid, ends };
+    const ok = await s.store.txn(
+      [{ key, modRevision: kv.modRevision }, { key: KEY.vni(vni), exists: false }],
+      [{ put: key, value: JSON.stringify(next) }, { delete: KEY.vni(refused) }, {
+        put: KEY.vni(vni),
+        value: link.id,
+      }],
+    );
+    if (ok) {
+      log.warn(`link ${link.id}: the kernel refused VNI ${refused} (EEXIST); moved to VNI ${vni}`);
+      return;
+    }
+  }
+  throw new StoreConflictError(key, ATTEMPTS);
 }

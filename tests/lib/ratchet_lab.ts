@@ -142,7 +142,10 @@ export class RatchetLab implements AsyncDisposable {
 
   /** The store fields of a ratchet config pointing at the lab's store. */
   storeFields(): Record<string, unknown> {
-    return "dir" in this.storeAt ? { store: this.storeAt.dir } : { etcd_endpoints: this.storeAt.etcd };
+    // A generous etcd timeout: the machine is shared, and a slow answer is not what these tests test.
+    return "dir" in this.storeAt
+      ? { store: this.storeAt.dir }
+      : { etcd_endpoints: this.storeAt.etcd, etcd_timeout_ms: 10_000 };
   }
 
   /** A ratchet config for `node`: loopback boot network, Debian's bridge as the delegate. */
@@ -156,6 +159,7 @@ export class RatchetLab implements AsyncDisposable {
       parent_address: node.address,
       kubernetes: { node_name: node.name },
       child_timeout_s: 30,
+      waiter_idle_s: 2,
       log_file: this.logFile,
       log_level: "debug",
       delegate: {
@@ -296,7 +300,7 @@ export class RatchetLab implements AsyncDisposable {
 
   /** Deletes every namespace, forwarder and temp file, and (etcd) the ratchet keys; safe to call twice. */
   async cleanup(): Promise<void> {
-    for (const pid of childPids([...this.containerIds])) {
+    for (const pid of waiterPids(this.nodes.map((n) => n.name))) {
       try {
         Deno.kill(pid, "SIGKILL");
       } catch { /* gone */ }
@@ -318,10 +322,15 @@ export class RatchetLab implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.cleanup();
   }
+
+  /** Pids of the live waiters of this lab's nodes. */
+  waiters(): number[] {
+    return waiterPids(this.nodes.map((n) => n.name));
+  }
 }
 
-/** Pids of live ratchet-child processes working for any of the containers, read from /proc. */
-export function childPids(containerIds: string[]): number[] {
+/** Pids of live `ratchet-child waiter` processes working for any of the nodes, read from /proc. */
+export function waiterPids(nodes: string[]): number[] {
   const out: number[] = [];
   for (const e of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(e.name)) continue;
@@ -329,7 +338,8 @@ export function childPids(containerIds: string[]): number[] {
       const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
       if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue;
       const argv = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0");
-      if (argv.some((a) => a.endsWith("ratchet-child")) && containerIds.some((id) => argv.includes(id))) {
+      const node = argv[argv.indexOf("--node") + 1];
+      if (argv.some((a) => a.endsWith("ratchet-child")) && argv.includes("waiter") && nodes.includes(node)) {
         out.push(Number(e.name));
       }
     } catch {
@@ -365,13 +375,13 @@ export function onEachStore(
   }
 }
 
-/** Fails unless the lab's pods left no store record and no running ratchet-child behind. */
+/**
+ * Fails unless the lab's pods left no store record and, once its idle while is over, no waiter
+ * process (nor the lease of one) behind.
+ */
 export async function assertClean(lab: RatchetLab): Promise<void> {
+  assert.ok(await eventually(() => lab.waiters().length === 0, 10_000), "a waiter is still running");
   assert.deepEqual(await lab.leftovers(), [], "store records left behind");
-  assert.ok(
-    await eventually(() => childPids([...lab.containerIds]).length === 0, 5000),
-    "a ratchet-child is still running",
-  );
 }
 
 /** Waits until `cond` holds, polling; false when `ms` passes first. */
