@@ -213,7 +213,11 @@ onEachStore("ratchet cases", async (t, { newLab, etcd }) => {
         assert.equal(await node(q), Deno.hostname());
         assert.match(lab.log(100), /spec.nodeName is not this node's name/);
         for (const conf of [named, unnamed]) {
-          const r = await lab.call("GC", n1, p, { ...conf, gc_grace_s: 0, "cni.dev/valid-attachments": [] });
+          const r = await lab.call("GC", n1, p, {
+            ...conf,
+            gc_grace_seconds: 0,
+            "cni.dev/valid-attachments": [],
+          });
           assert.equal(r.code, 0, r.stdout);
         }
         assert.deepEqual(await lab.keys("/ratchet/containers/"), [], "GC found both on this node");
@@ -391,12 +395,12 @@ onEachStore("ratchet cases", async (t, { newLab, etcd }) => {
       assert.equal((await gc(String(base.name), [b])).code, 0);
       assert.ok(
         await lab.link(a, "in1"),
-        "records younger than gc_grace_s (default 60 s) are never collected",
+        "records younger than gc_grace_seconds (default 300) are never collected",
       );
       assert.deepEqual(await lab.keys(cWaits), [cWaits]);
       const r = await lab.call("GC", n1, a, {
         ...conf,
-        gc_grace_s: 0,
+        gc_grace_seconds: 0,
         "cni.dev/valid-attachments": [{ containerID: b.containerId, ifname: "eth0" }],
       });
       assert.equal(r.code, 0, r.stdout);

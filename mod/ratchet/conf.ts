@@ -3,7 +3,7 @@
  * parent_interface, parent_address, delegate, boot_network) plus anchor's store and Kubernetes
  * fields, validated once, every problem naming its field (CNI code 7).
  */
-import { configError, type NetConf } from "../cni/mod.ts";
+import { configError, type GcGrace, gcGrace, type NetConf } from "../cni/mod.ts";
 import { ifnameProblem } from "../links/names.ts";
 import { parseIpOrReason } from "../ip/mod.ts";
 import { type StoreSettings, StoreSettingsError, storeSettingsFromConfig } from "../store/mod.ts";
@@ -14,8 +14,6 @@ export const DEFAULT_CHILD_TIMEOUT_S = 120;
 export const DEFAULT_VNI_START = 11;
 /** How long a node's waiter stays with nothing to wait for before it exits, when the config does not say. */
 export const DEFAULT_WAITER_IDLE_S = 10;
-/** How long a container record is safe from GC after its ADD, when the config does not say. */
-export const DEFAULT_GC_GRACE_S = 60;
 /** The largest VNI: 24 bits. */
 export const MAX_VNI = 0xffffff;
 
@@ -45,8 +43,8 @@ export interface RatchetConf {
    * `kubernetes.node_name`, else the host name. Registrations, container records and GC's filter use it.
    */
   node: string;
-  /** GC leaves container records younger than this alone (an ADD may still be in flight). */
-  gcGraceMs: number;
+  /** GC leaves container records younger than `gc_grace_seconds` alone (an ADD may still be in flight). */
+  gcGrace: GcGrace;
   /** The `kubernetes` and `policy` blocks for mod/kube; undefined keeps mod/kube unloaded. */
   kube?: { kubernetes?: unknown; policy?: unknown };
   vniStart: number;
@@ -80,19 +78,12 @@ function nested(netConf: NetConf, field: string): NestedConf | undefined {
   } as NestedConf;
 }
 
-/** A number of seconds or a count; `zero` allows 0 (gc_grace_s: 0 turns the grace period off). */
-function positiveNumber(
-  netConf: NetConf,
-  field: string,
-  fallback: number,
-  max: number,
-  zero = false,
-): number {
+function positiveNumber(netConf: NetConf, field: string, fallback: number, max: number): number {
   const v = netConf[field];
   if (v === undefined || v === null || v === "") return fallback;
   const n = typeof v === "string" ? Number(v.trim()) : v;
-  if (typeof n !== "number" || !Number.isFinite(n) || n < 0 || (n === 0 && !zero) || n > max) {
-    throw configError(field, `must be a number from ${zero ? 0 : 1} to ${max}, got ${JSON.stringify(v)}`);
+  if (typeof n !== "number" || !Number.isFinite(n) || n <= 0 || n > max) {
+    throw configError(field, `must be a number from 1 to ${max}, got ${JSON.stringify(v)}`);
   }
   return n;
 }
@@ -144,7 +135,7 @@ export function loadRatchetConf(netConf: NetConf): RatchetConf {
     store,
     childTimeoutMs: positiveNumber(netConf, "child_timeout_s", DEFAULT_CHILD_TIMEOUT_S, 86400) * 1000,
     waiterIdleMs: positiveNumber(netConf, "waiter_idle_s", DEFAULT_WAITER_IDLE_S, 3600) * 1000,
-    gcGraceMs: positiveNumber(netConf, "gc_grace_s", DEFAULT_GC_GRACE_S, 86400, true) * 1000,
+    gcGrace: gcGrace(netConf, ""),
     node: nodeName || Deno.hostname(),
     parentInterface,
     parentAddress,

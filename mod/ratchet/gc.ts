@@ -42,7 +42,7 @@ export async function collectGarbage(
     if (!rec || live.has(id) || rec.node !== conf.node || (rec.network ?? conf.name) !== conf.name) continue;
     // An ADD may still be in flight, and the runtime lists only finished ones (records before the
     // grace period existed carry no time and are old enough).
-    if (rec.created !== undefined && now - rec.created < conf.gcGraceMs) continue;
+    if (conf.gcGrace.isYoung(rec.created, now)) continue;
     try {
       const self = { namespace: rec.namespace, pod: rec.eligible ? rec.pod : "" };
       await teardown(store, {

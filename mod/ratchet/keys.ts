@@ -80,8 +80,8 @@ export interface ContainerRecord {
   node: string;
   /** The CNI network (config `name`), so GC of one network leaves another's containers alone. */
   network: string;
-  /** When ADD wrote it (ms since the epoch): GC never collects a record younger than `gc_grace_s`. */
-  created?: number;
+  /** When ADD wrote it (ISO 8601): GC never collects a record younger than `gc_grace_seconds`. */
+  created?: string;
 }
 
 /** One end in a link's state. */

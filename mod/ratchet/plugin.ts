@@ -135,7 +135,7 @@ async function addIneligible(conf: RatchetConf, env: CniEnv, store: Store): Prom
     eligible: false,
     node: conf.node,
     network: conf.name,
-    created: Date.now(),
+    created: new Date().toISOString(),
   });
   stack.move();
   return result;
@@ -192,7 +192,7 @@ async function addEligible({ conf, env, store, self, labels, links }: AddRequest
     eligible: true,
     node: conf.node,
     network: conf.name,
-    created: Date.now(),
+    created: new Date().toISOString(),
   });
   undoing(stack, "registration", () => undoRegister(store, self, reg));
   if (reg.record.replaces) await sweepPrevious(store, reg.record.replaces, env.netns);
