@@ -3,11 +3,9 @@
  * container record DEL reads, and an index entry at each declared peer so the peer can find links
  * only this side declared.
  */
-import { casUpdate, type Op, type Store, StoreConflictError } from "../store/mod.ts";
+import { casUpdate, LOST_RACE, type Op, retryCas, type Store } from "../store/mod.ts";
 import { type AttachRecord, type ContainerRecord, KEY, parseRecord } from "./keys.ts";
 import type { PodRef } from "./resolve.ts";
-
-const TXN_ATTEMPTS = 20;
 
 function peerIndexKeys(self: PodRef, rec: AttachRecord): string[] {
   const keys = new Set<string>();
@@ -45,7 +43,7 @@ export async function register(
 ): Promise<Registration> {
   const key = KEY.attach(self.namespace, self.pod);
   const ckey = KEY.container(rec.container_id);
-  for (let attempt = 0; attempt < TXN_ATTEMPTS; attempt++) {
+  return await retryCas(key, async () => {
     const [kv, ckv] = await Promise.all([store.get(key), store.get(ckey)]);
     const old = parseRecord<AttachRecord>(kv);
     const replaces = !old
@@ -71,8 +69,8 @@ export async function register(
       if (kv) out.previous = kv.value;
       return out;
     }
-  }
-  throw new StoreConflictError(key, TXN_ATTEMPTS);
+    return LOST_RACE;
+  });
 }
 
 /**
@@ -129,14 +127,13 @@ export async function attachRecord(store: Store, self: PodRef): Promise<AttachRe
  */
 export async function deregister(store: Store, self: PodRef, containerId: string): Promise<void> {
   const key = KEY.attach(self.namespace, self.pod);
-  for (let attempt = 0; attempt < TXN_ATTEMPTS; attempt++) {
+  await retryCas(key, async () => {
     const kv = await store.get(key);
     const rec = parseRecord<AttachRecord>(kv);
     if (!kv || rec?.container_id !== containerId) return;
     const ops: Op[] = [{ delete: key }, ...peerIndexKeys(self, rec).map((k) => ({ delete: k }))];
-    if (await store.txn([{ key, modRevision: kv.modRevision }], ops)) return;
-  }
-  throw new StoreConflictError(key, TXN_ATTEMPTS);
+    return (await store.txn([{ key, modRevision: kv.modRevision }], ops)) ? undefined : LOST_RACE;
+  });
 }
 
 /**

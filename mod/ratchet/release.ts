@@ -4,13 +4,11 @@
  */
 import { log } from "../cni/log.ts";
 import { Handle, isNotFound, NotNetnsError } from "../netlink/mod.ts";
-import { type Op, type Store, StoreConflictError } from "../store/mod.ts";
+import { LOST_RACE, type Op, retryCas, type Store } from "../store/mod.ts";
 import { type EndRecord, KEY, type LinkState, parseRecord } from "./keys.ts";
 import { removeEnd } from "./plumb.ts";
 import { deregister } from "./register.ts";
 import type { PodRef } from "./resolve.ts";
-
-const ATTEMPTS = 20;
 
 /** A handle on the namespace, or undefined when it no longer exists (its links went with it). */
 export function openIfExists(netns: string): Handle | undefined {
@@ -29,7 +27,7 @@ export function openIfExists(netns: string): Handle | undefined {
  */
 async function releaseState(store: Store, rec: EndRecord, containerId: string): Promise<void> {
   const key = KEY.state(rec.link);
-  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+  await retryCas(key, async () => {
     const kv = await store.get(key);
     const st = parseRecord<LinkState>(kv);
     if (!kv || !st || st.ends[rec.end]?.container_id !== containerId) return;
@@ -47,9 +45,8 @@ async function releaseState(store: Store, rec: EndRecord, containerId: string): 
     } else {
       ops.push({ put: key, value: JSON.stringify({ ...st, ends: rest }) });
     }
-    if (await store.txn([{ key, modRevision: kv.modRevision }], ops)) return;
-  }
-  throw new StoreConflictError(key, ATTEMPTS);
+    return (await store.txn([{ key, modRevision: kv.modRevision }], ops)) ? undefined : LOST_RACE;
+  });
 }
 
 /**

@@ -8,7 +8,7 @@ import { CniError, ErrorCode } from "../cni/errors.ts";
 import { log } from "../cni/log.ts";
 import { canonicalIp } from "../ip/mod.ts";
 import { Handle, type Link, NetlinkError } from "../netlink/mod.ts";
-import { type Compare, type Op, type Store, StoreConflictError } from "../store/mod.ts";
+import { type Compare, LOST_RACE, type Op, retryCas, type Store } from "../store/mod.ts";
 import { MAX_VNI } from "./conf.ts";
 import { type AttachRecord, type EndRecord, KEY, type LinkState, parseRecord } from "./keys.ts";
 import { makeVeth, makeVxlan, nameTaken } from "./plumb.ts";
@@ -27,7 +27,6 @@ import {
 
 /** A claim older than this belongs to a process that died mid-way; another side may take it over. */
 export const CLAIM_TTL_MS = 30_000;
-const ATTEMPTS = 20;
 
 /** One pod's view while settling its links. */
 export interface Settler {
@@ -234,7 +233,7 @@ async function settleVeth(
   const mine = endKey(link.local), theirs = endKey(link.remote);
   const myId = s.attach.container_id, peerId = peer.container_id;
   const deadline = Date.now() + waitMs;
-  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+  return await retryCas(key, async (attempt) => {
     const kv = await s.store.get(key);
     const st = parseRecord<LinkState>(kv);
     const current = st?.kind === "veth" && st.ends[mine]?.container_id === myId &&
@@ -247,7 +246,7 @@ async function settleVeth(
       const left = deadline - Date.now();
       if (left <= 0) return undefined;
       await s.store.waitFor(key, (v) => v?.modRevision !== kv!.modRevision, left);
-      continue;
+      return LOST_RACE;
     }
     const [oursHere, oursThere] = await Promise.all([
       endIsOurs(s.store, myId, link.local.ifname, link.id),
@@ -275,7 +274,7 @@ async function settleVeth(
     ];
     if (!(await s.store.txn(compares, ops))) {
       if (await registrationsMoved(s, link, sides)) return undefined;
-      continue;
+      return LOST_RACE;
     }
     // Only the records this claim added go; an end recorded before (a retried ADD's) stays.
     const release = () =>
@@ -318,8 +317,8 @@ async function settleVeth(
     } finally {
       peerHandle.close();
     }
-  }
-  throw new StoreConflictError(key, ATTEMPTS);
+    return LOST_RACE;
+  });
 }
 
 /** True when either registration a claim stands on changed: the pass works from stale data. */
@@ -378,7 +377,7 @@ async function settleVxlan(
   const mine = endKey(link.local), myId = s.attach.container_id;
   const remote = canonicalIp(peer.parent_address);
   let moves = 0;
-  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+  return await retryCas(key, async (attempt) => {
     const kv = await s.store.get(key);
     const st = parseRecord<LinkState>(kv);
     const known = st?.kind === "vxlan" && st.vni !== undefined;
@@ -415,7 +414,7 @@ async function settleVxlan(
     if (!known) compares.push({ key: KEY.vni(vni), exists: false });
     if (!(await s.store.txn(compares, ops))) {
       if (await registrationsMoved(s, link, sides)) return undefined;
-      continue;
+      return LOST_RACE;
     }
     let made: Link;
     try {
@@ -436,7 +435,7 @@ async function settleVxlan(
         !h.pod().linkByName(link.local.ifname);
       if (vniRefused && moves++ < MAX_VNI_MOVES) {
         await moveVni(s, link, vni);
-        continue;
+        return LOST_RACE;
       }
       // Nothing was made: the intent this pass recorded goes (a retried ADD's earlier end stays).
       if (!ours) await releaseEnd(s.store, myId, link.local.ifname, undefined).catch(() => {});
@@ -455,8 +454,8 @@ async function settleVxlan(
     }
     log.info(`vxlan ${link.id} end made`, { vni, remote });
     return { link, kind: "vxlan", mac: made.mac, mtu: made.mtu, created: true, following };
-  }
-  throw new StoreConflictError(key, ATTEMPTS);
+    return LOST_RACE;
+  });
 }
 
 /** How many VNIs one pass tries for a link before it reports the link failed. */
@@ -471,7 +470,7 @@ const MAX_VNI_MOVES = 8;
  */
 async function moveVni(s: Settler, link: PodLink, refused: number): Promise<void> {
   const key = KEY.state(link.id);
-  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+  return await retryCas(key, async (attempt) => {
     const kv = await s.store.get(key);
     const st = parseRecord<LinkState>(kv);
     if (!kv || st?.kind !== "vxlan" || st.vni !== refused) return; // someone moved it already
@@ -490,6 +489,6 @@ async function moveVni(s: Settler, link: PodLink, refused: number): Promise<void
       log.warn(`link ${link.id}: the kernel refused VNI ${refused} (EEXIST); moved to VNI ${vni}`);
       return;
     }
-  }
-  throw new StoreConflictError(key, ATTEMPTS);
+    return LOST_RACE;
+  });
 }
