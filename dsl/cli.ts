@@ -4,13 +4,21 @@
  * `render` take their arguments; `apply` and `status` take them parsed, with the store opened, by
  * mod/ratchet/cli.ts, which owns the store flags.
  */
-import { parseCommand, runCommand, UsageError } from "../mod/cli.ts";
+import { parseCommand, runCommand, STORE_FLAGS, UsageError, withFlagStore } from "../mod/cli.ts";
+import { STORE_USAGE } from "../mod/ratchet/main.ts";
+import type { KeyValue } from "../mod/store/mod.ts";
+import type { Picture } from "../mod/picture/model.ts";
 import type { KvStore } from "./apply.ts";
-import type { Diagnostic, LintResult } from "./types.ts";
+import type { Diagnostic, LintResult, Topology } from "./types.ts";
+
+/** What the picture commands read from a store: one listing of /ratchet/. */
+export interface ListingStore {
+  list(prefix: string): Promise<KeyValue[]>;
+}
 
 const USAGE = {
   lint: "ratchet lint [--format text|json] FILE...   (FILE may be @default or -)",
-  render: "ratchet render FILE --to pod-specs|store|cni-config [--node NODE]",
+  render: `ratchet render FILE --to pod-specs|store|cni-config|dot|svg [--node NODE] ${STORE_USAGE}`,
 };
 
 /** Reads a topology's text; `@default` is the embedded one, `-` is stdin. */
@@ -68,16 +76,26 @@ export function lintCommand(argv: string[]): Promise<number> {
   });
 }
 
-/** `ratchet render FILE --to pod-specs|store|cni-config [--node NODE]`, to stdout. */
+const RENDER_TARGETS = ["pod-specs", "store", "cni-config", "dot", "svg"] as const;
+
+/**
+ * `ratchet render FILE --to pod-specs|store|cni-config|dot|svg [--node NODE] [STORE FLAGS]`, to
+ * stdout. With a store flag, a picture colours each link by its state in that store.
+ */
 export function renderCommand(argv: string[]): Promise<number> {
   return guarded(async () => {
     const { values, positionals } = parseCommand(argv, USAGE.render, {
+      ...STORE_FLAGS,
       to: { type: "string" },
       node: { type: "string" },
     }, 1);
-    const to = values.to as string | undefined;
-    if (to !== "pod-specs" && to !== "store" && to !== "cni-config") {
+    const to = values.to as typeof RENDER_TARGETS[number] | undefined;
+    if (to === undefined || !RENDER_TARGETS.includes(to)) {
       throw new UsageError(USAGE.render, to === undefined ? "--to is required" : `unknown --to "${to}"`);
+    }
+    const withStore = Object.keys(STORE_FLAGS).some((flag) => values[flag] !== undefined);
+    if (withStore && to !== "dot" && to !== "svg") {
+      throw new UsageError(USAGE.render, `a store colours pictures only: --to dot or --to svg`);
     }
     const result = await loadClean(positionals[0]);
     if (!result) return 1;
@@ -93,12 +111,39 @@ export function renderCommand(argv: string[]): Promise<number> {
       await writeOut(
         JSON.stringify(Object.fromEntries(topologyToStore(result.topology, filter)), null, 2) + "\n",
       );
-    } else {
+    } else if (to === "cni-config") {
       const { renderCniConfig } = await import("./render_cni.ts");
       await writeOut(JSON.stringify(renderCniConfig(result.topology, filter), null, 2) + "\n");
+    } else {
+      const draw = (store?: ListingStore) => filePicture(result.topology, filter.node, store);
+      const picture = withStore ? await withFlagStore(values, draw) : await draw();
+      await writeOut(await drawPicture(picture, to));
     }
     return 0;
   });
+}
+
+/** A file's picture, only what touches `node` when given, with the store's states when given one. */
+async function filePicture(topo: Topology, node: string | undefined, store?: ListingStore): Promise<Picture> {
+  const { topologyPicture } = await import("./render_picture.ts");
+  let picture = topologyPicture(topo);
+  if (node !== undefined) {
+    const on = new Set(picture.pods.filter((p) => p.node === node).map((p) => p.id));
+    const links = picture.links.filter((l) => on.has(l.a.pod) || on.has(l.b.pod));
+    const shown = new Set([...on, ...links.flatMap((l) => [l.a.pod, l.b.pod])]);
+    const pods = picture.pods.filter((p) => shown.has(p.id));
+    const nodes = picture.nodes.filter((n) => pods.some((p) => p.node === n.name));
+    picture = { ...picture, nodes, pods, links };
+  }
+  if (!store) return picture;
+  const { withStoreStates } = await import("../mod/picture/from_store.ts");
+  return withStoreStates(picture, await store.list("/ratchet/"));
+}
+
+/** DOT or SVG text; only SVG loads the layout library. */
+async function drawPicture(picture: Picture, to: "dot" | "svg"): Promise<string> {
+  if (to === "dot") return (await import("../mod/picture/dot.ts")).renderDot(picture);
+  return (await import("../mod/picture/svg.ts")).renderSvg(picture);
 }
 
 async function writeOut(text: string): Promise<void> {
@@ -116,6 +161,26 @@ export function applyCommand(file: string, store: KvStore, opts: { prune: boolea
     for (const k of done.put) console.log(`put     ${k}`);
     for (const k of done.deleted) console.log(`delete  ${k}`);
     console.log(`${done.put.length} written, ${done.deleted.length} deleted, ${done.unchanged} unchanged`);
+    return 0;
+  });
+}
+
+/**
+ * `ratchet status [FILE] --svg`: the picture instead of the report: FILE's topology, or without one
+ * the store's own, links coloured by their state in the store.
+ */
+export function statusPictureCommand(file: string | undefined, store: ListingStore): Promise<number> {
+  return guarded(async () => {
+    let picture;
+    if (file !== undefined) {
+      const result = await loadClean(file);
+      if (!result) return 1;
+      picture = await filePicture(result.topology, undefined, store);
+    } else {
+      const { storePicture } = await import("../mod/picture/from_store.ts");
+      picture = storePicture(await store.list("/ratchet/"));
+    }
+    await writeOut(await drawPicture(picture, "svg"));
     return 0;
   });
 }

@@ -340,7 +340,7 @@ Deno.test("renderCommand: store and cni-config output, --node filter, refusal on
     (await captured(() => renderCommand(["@default", "--to", "store", "--node", "node09"]))).code,
     2,
   );
-  assert.equal((await captured(() => renderCommand(["@default", "--to", "svg"]))).code, 2);
+  assert.equal((await captured(() => renderCommand(["@default", "--to", "png"]))).code, 2);
   const dir = await Deno.makeTempDir();
   try {
     await Deno.writeTextFile(`${dir}/bad.topo`, "pod a node nowhere\n");

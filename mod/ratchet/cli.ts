@@ -1,13 +1,14 @@
 /**
  * `ratchet apply` and `ratchet status`: the DSL's store commands (dsl/cli.ts) with the store flags
- * every store command takes (mod/cli.ts), and, for status, ratchet's links as monkey shows them.
+ * every store command takes (mod/cli.ts), and, for status, ratchet's links as monkey shows them
+ * (or, with --svg, their picture).
  */
 import { parseCommand, runCommand, STORE_FLAGS, withFlagStore } from "../cli.ts";
 import { STORE_USAGE } from "./main.ts";
 
 const USAGE = {
   apply: `ratchet apply FILE [--prune] ${STORE_USAGE}`,
-  status: `ratchet status [FILE] ${STORE_USAGE}`,
+  status: `ratchet status [FILE] [--svg] ${STORE_USAGE}`,
 };
 
 /** `ratchet apply FILE [--prune] [STORE FLAGS]`. */
@@ -27,10 +28,22 @@ export function apply(args: string[]): Promise<number> {
   });
 }
 
-/** `ratchet status [FILE] [STORE FLAGS]`: the DSL's status, then every link with its condition. */
+/**
+ * `ratchet status [FILE] [--svg] [STORE FLAGS]`: the DSL's status, then every link with its
+ * condition; with --svg, the topology's picture instead, links coloured by state.
+ */
 export function status(args: string[]): Promise<number> {
   return runCommand(async () => {
-    const { values, positionals: [file] } = parseCommand(args, USAGE.status, STORE_FLAGS, [0, 1]);
+    const { values, positionals: [file] } = parseCommand(
+      args,
+      USAGE.status,
+      { ...STORE_FLAGS, svg: { type: "boolean" } },
+      [0, 1],
+    );
+    if (values.svg) {
+      const { statusPictureCommand } = await import("../../dsl/cli.ts");
+      return await withFlagStore(values, (store) => statusPictureCommand(file, store));
+    }
     const [{ statusCommand }, { formatLinks, linkViews, RATCHET_PREFIX }] = await Promise.all([
       import("../../dsl/cli.ts"),
       import("./link_view.ts"),

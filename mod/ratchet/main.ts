@@ -16,8 +16,9 @@ export const role: Role = {
       run: async (args) => (await import("../../dsl/cli.ts")).lintCommand(args),
     },
     render: {
-      usage: "render FILE --to pod-specs|store|cni-config [--node NODE]",
-      summary: "print what a topology stands for: pod specs, store keys, or a CNI config",
+      usage: `render FILE --to pod-specs|store|cni-config|dot|svg [--node NODE] ${STORE_USAGE}`,
+      summary:
+        "print what a topology stands for: pod specs, store keys, a CNI config, or its picture (with a store, links coloured by state)",
       run: async (args) => (await import("../../dsl/cli.ts")).renderCommand(args),
     },
     apply: {
@@ -26,9 +27,9 @@ export const role: Role = {
       run: async (args) => (await import("./cli.ts")).apply(args),
     },
     status: {
-      usage: `status [FILE] ${STORE_USAGE}`,
+      usage: `status [FILE] [--svg] ${STORE_USAGE}`,
       summary:
-        "show what apply owns in the store and which links are up; with FILE, exit 1 when the store differs from it",
+        "show what apply owns in the store and which links are up; with FILE, exit 1 when the store differs from it; --svg: the picture instead",
       run: async (args) => (await import("./cli.ts")).status(args),
     },
     demo: demoCommand,
