@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the style gate (deno fmt --check, deno lint, deno check), then every test, as root, on a Debian machine. Installs what the tests need when it is missing:
 # deno (from npm, into .tools/), and Debian's etcd-server, containernetworking-plugins, iproute2,
-# openssl, chromium, iputils-ping, time, curl, util-linux (mount, nsenter) and sqlite3 (the store tests
+# openssl, chromium, graphviz, iputils-ping, time, curl, util-linux (mount, nsenter) and sqlite3 (the store tests
 # read and edit the embedded store with it, as README tells people to). Extra arguments go to `deno test` (e.g. a single file).
 # The last line is "N passed, N failed", which CI reads.
 set -uo pipefail
@@ -13,6 +13,7 @@ command -v etcd >/dev/null || missing+=(etcd-server)
 command -v ip >/dev/null || missing+=(iproute2)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v chromium >/dev/null || missing+=(chromium)
+command -v dot >/dev/null || missing+=(graphviz)
 command -v ping >/dev/null || missing+=(iputils-ping)
 [ -x /usr/bin/time ] || missing+=(time)
 command -v curl >/dev/null || missing+=(curl)
