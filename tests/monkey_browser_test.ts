@@ -5,10 +5,9 @@
  * Leaves a screenshot in tests/artifacts/monkey.png.
  */
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./lib/browser.ts";
 import { TEST_TOKEN, withMonkey } from "./lib/monkey.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const SCREENSHOT = new URL("./artifacts/monkey.png", import.meta.url).pathname;
 
 Deno.test({
@@ -17,23 +16,8 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await Deno.stat(CHROMIUM).catch(() => {
-      throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (tests/run.sh installs it)`);
-    });
     await withMonkey("file", async (f) => {
-      const browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          "--headless",
-          "--no-sandbox",
-          "--disable-gpu",
-          "--disable-quic",
-          "--no-first-run",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-        ],
-      });
+      const browser = await launchChromium();
       try {
         const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
         const pageErrors: string[] = [];

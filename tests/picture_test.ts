@@ -130,7 +130,10 @@ Deno.test("render --store and status --svg colour each link by its state in the 
         svg.titles.some((t) => /vxlan vni 4242 · mtu 1450 · up/.test(t)),
         "the VNI comes from the state",
       );
-      assert.ok(svg.texts.some((t) => t.startsWith("up: ")), "the legend explains the colours");
+      assert.ok(
+        ["up", "partial", "pending", "failed", "timed out"].every((s) => svg.texts.includes(s)),
+        "the legend",
+      );
       assert.equal(svg.links.size, topo.links.length);
       assert.deepEqual(svg.podNames.sort(), topo.pods.map((p) => p.name).sort(), "quiet pods too");
     }

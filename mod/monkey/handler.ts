@@ -6,6 +6,7 @@ import { compat, isCompatEndpoint } from "./compat.ts";
 import { deleteGateway, getGateway, listGateways, putGateway } from "./gateways.ts";
 import { errorResponse, HttpError, json } from "./http.ts";
 import { listLinks } from "./links.ts";
+import { getPicture } from "./picture.ts";
 import { isLoopback } from "./listen.ts";
 import { deletePool, getPool, listPools, putPool } from "./pools.ts";
 import { tokenMatches } from "./token.ts";
@@ -21,7 +22,7 @@ export interface MonkeyHandlerOptions {
 }
 
 interface Resource {
-  list?: (store: Store, params: URLSearchParams) => Promise<Response>;
+  list?: (store: Store, params: URLSearchParams, req: Request) => Promise<Response>;
   GET?: (store: Store, id: string) => Promise<Response>;
   PUT?: (store: Store, id: string, req: Request) => Promise<Response>;
   DELETE?: (store: Store, id: string, req: Request) => Promise<Response>;
@@ -33,6 +34,7 @@ const RESOURCES: Record<string, Resource> = {
   gateways: { list: listGateways, GET: getGateway, PUT: putGateway, DELETE: deleteGateway },
   allocations: { list: listAllocations, GET: getAllocation, DELETE: deleteAllocation },
   links: { list: listLinks },
+  picture: { list: getPicture },
 };
 
 /** The page can only talk to its own origin, and runs no script but its own inline one. */
@@ -86,7 +88,7 @@ function route(req: Request, { store, token, openReads }: MonkeyHandlerOptions):
         allow: "GET, HEAD",
       });
     }
-    return resource.list!(store, url.searchParams);
+    return resource.list!(store, url.searchParams, req);
   }
   // A subnet's slash may arrive encoded (10.0.1.0%2F24) or not (10.0.1.0/24); both name the item.
   const id = decode(rest.join("/"));

@@ -53,6 +53,12 @@ form.edit button { align-self:flex-end; }
 #notice { position:fixed; right:16px; bottom:16px; padding:8px 14px; border-radius:6px; background:var(--fg); color:var(--bg); opacity:0; transition:opacity .2s; pointer-events:none; }
 #notice.show { opacity:.92; }
 .toolbar { display:flex; gap:8px; align-items:center; margin-bottom:8px; }
+.picture { overflow:auto; max-height:72vh; border:1px solid var(--line); border-radius:6px; background:#fff; margin-bottom:8px; }
+.picture svg { display:block; }
+.picture:empty { display:none; }
+.picture-detail { font-size:13px; margin:0 0 10px; min-height:1.45em; }
+.picture-detail .mono { margin-right:14px; }
+tr.selected td { background:rgba(47,111,219,.12); }
 .state { font-size:12px; color:var(--muted); }
 `;
 
@@ -112,6 +118,12 @@ async function load() {
     $("#load-error").textContent = "";
   } catch (e) {
     $("#load-error").textContent = "Could not load: " + explain(e);
+  }
+  try {
+    await loadPicture();
+    $("#picture-error").textContent = "";
+  } catch (e) {
+    $("#picture-error").textContent = "Could not draw the topology: " + explain(e);
   }
   render();
 }
@@ -314,7 +326,102 @@ function stateText(l) {
   return [l.condition + why, st.kind, st.vni !== undefined ? "vni " + st.vni : "", ends.join(", ")].filter(Boolean).join(" · ");
 }
 
+/**
+ * The topology picture: an SVG from api/picture, fetched again only when its ETag changes (a node,
+ * pod, link or VNI); between fetches each link is recoloured from api/links. The server escapes every
+ * stored text; scripts and foreign content are dropped all the same before the SVG joins the page.
+ */
+const picture = { etag: null, links: new Map(), selected: null };
+
+async function loadPicture() {
+  const headers = { accept: "image/svg+xml" };
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) headers["authorization"] = "Bearer " + token;
+  if (picture.etag) headers["if-none-match"] = picture.etag;
+  const res = await fetch("api/picture", { headers });
+  if (res.status === 304) return;
+  if (!res.ok) {
+    const payload = await res.json().catch(() => ({}));
+    throw Object.assign(new Error(payload.error || (res.status + " " + res.statusText)), { status: res.status });
+  }
+  const doc = new DOMParser().parseFromString(await res.text(), "image/svg+xml");
+  if (doc.querySelector("parsererror")) throw new Error("the picture is not valid SVG");
+  for (const bad of doc.querySelectorAll("script, foreignObject")) bad.remove();
+  const svg = document.importNode(doc.documentElement, true);
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", "Topology: nodes, pods and links, coloured by state");
+  picture.links = new Map([...svg.querySelectorAll("g.link")].map((g) => [g.getAttribute("data-link"), g]));
+  $("#picture").replaceChildren(svg);
+  picture.etag = res.headers.get("etag");
+}
+
+/** The same class names as mod/picture/svg.ts's conditionClass: state-up, state-timed-out, state-none. */
+function stateClass(condition) {
+  return "state-" + (condition ? String(condition).toLowerCase().replace(/[^a-z0-9]+/g, "-") : "none");
+}
+
+function paintPicture() {
+  for (const l of data.links) {
+    const g = picture.links.get(l.id);
+    if (!g) continue;
+    const want = stateClass(l.condition);
+    for (const c of [...g.classList]) if (c.startsWith("state-") && c !== want) g.classList.remove(c);
+    g.classList.add(want);
+    g.classList.toggle("selected", l.id === picture.selected);
+  }
+  for (const tr of document.querySelectorAll("#links tr[data-link]")) {
+    tr.classList.toggle("selected", tr.dataset.link === picture.selected);
+  }
+  const box = $("#picture-detail");
+  const l = data.links.find((x) => x.id === picture.selected);
+  if (!l) {
+    box.replaceChildren(el("span", { class: "muted",
+      text: data.links.length ? "Click a link in the picture to see its ends." : "" }));
+    return;
+  }
+  box.replaceChildren(
+    el("b", { text: l.id }), " ",
+    el("div", {}, el("span", { class: "muted", text: "A " }), el("span", { class: "mono", "data-end": "a", text: endText(l.a) }),
+      el("span", { class: "muted", text: "B " }), el("span", { class: "mono", "data-end": "b", text: endText(l.b) })),
+    el("div", { class: "state", text: stateText(l) + (l.mtu ? " · mtu " + l.mtu : "") }),
+    ...l.problems.map((p) => el("div", { class: "problem", text: p })));
+}
+
+function selectLink(ev) {
+  const g = ev.target.closest("g.link");
+  if (!g) return;
+  picture.selected = g.getAttribute("data-link");
+  paintPicture();
+}
+
+/** Picture and links follow the store: every 3 s while the page is visible, backing off on errors. */
+const REFRESH_MS = 3000;
+let refreshFailures = 0;
+let shownLinks = "";
+
+async function refresh() {
+  if (!document.hidden) {
+    try {
+      const links = await api("GET", "api/links");
+      await loadPicture();
+      const text = JSON.stringify(links);
+      if (text !== shownLinks) {
+        data.links = links;
+        renderLinks();
+      }
+      $("#picture-error").textContent = "";
+      refreshFailures = 0;
+    } catch (e) {
+      refreshFailures++;
+      $("#picture-error").textContent = "Could not refresh the links: " + explain(e);
+    }
+  }
+  const delay = Math.min(30000, REFRESH_MS * 2 ** refreshFailures) * (0.8 + Math.random() * 0.4);
+  setTimeout(refresh, delay);
+}
+
 function renderLinks() {
+  shownLinks = JSON.stringify(data.links);
   const body = $("#links tbody");
   body.replaceChildren();
   $("#links-count").textContent = String(data.links.length);
@@ -328,6 +435,7 @@ function renderLinks() {
       el("td", { class: "problem", text: l.problems.join("; ") })));
   }
   if (data.links.length === 0) body.append(el("tr", {}, el("td", { colspan: "6", class: "muted", text: "No ratchet links." })));
+  paintPicture();
 }
 
 function showToken() {
@@ -355,8 +463,10 @@ document.addEventListener("DOMContentLoaded", async () => {
     const info = await api("GET", "api/info");
     $("#store").textContent = info.store + " · v" + info.version;
   } catch (e) { /* the sections below report the failure */ }
+  $("#picture").addEventListener("click", selectLink);
   await load();
   document.body.dataset.ready = "true";
+  setTimeout(refresh, REFRESH_MS);
 });
 `;
 
@@ -404,6 +514,9 @@ export const UI_HTML = HEAD("monkey · anchor IPAM") + `<body>
   </section>
   <section aria-labelledby="links-title">
     <h2 id="links-title">Ratchet links <span class="count" id="links-count"></span></h2>
+    <div class="picture" id="picture"></div>
+    <div class="picture-detail" id="picture-detail" aria-live="polite"></div>
+    <p class="error" id="picture-error"></p>
     <table id="links"><thead><tr><th>Link</th><th>End A</th><th>End B</th><th>MTU</th><th>State</th><th>Problems</th></tr></thead><tbody></tbody></table>
   </section>
 </main>

@@ -58,7 +58,7 @@ export const METRICS = {
   clusterGapX: 200,
   clusterGapY: 60,
   /** Between parallel links sharing a route. */
-  bundleGap: 8,
+  bundleGap: 14,
   margin: 24,
 } as const;
 
@@ -154,7 +154,9 @@ export function layoutPicture(picture: Picture): Layout {
     });
   }
   const graph = top.graph() as { width: number; height: number };
-  return { width: graph.width, height: graph.height, clusters, pods, links };
+  // dagre leaves an empty graph's size at -Infinity.
+  const size = (v: number) => Number.isFinite(v) ? v : 2 * METRICS.margin;
+  return { width: size(graph.width), height: size(graph.height), clusters, pods, links };
 }
 
 /** The second line of a cluster's header: its parent interface and address. */

@@ -126,25 +126,30 @@ function linkLabels(l: PictureLink, points: Point[], nth: Map<string, number>): 
   return out.join("");
 }
 
-/** The legend: what each colour and each line style means. */
-function legend(picture: Picture, x: number, y: number): string {
+/** The legend: what each colour and each line style means (README says more); its width, px. */
+function legend(picture: Picture, x: number, y: number): { svg: string; width: number } {
   const items: string[] = [];
   let at = x;
   const states: [string | undefined, string][] = picture.links.some((l) => l.condition !== undefined)
-    ? (Object.keys(CONDITION_COLORS) as LinkCondition[]).map((c) => [c, `${c}: ${CONDITION_MEANINGS[c]}`])
+    ? (Object.keys(CONDITION_COLORS) as LinkCondition[]).map((c) => [c, c])
     : [[undefined, "no state: drawn from the file alone"]];
-  const item = (cls: string, dash: boolean, text: string) => {
+  const item = (cls: string, dash: boolean, text: string, title?: string) => {
     items.push(
-      `<g class="${cls}"><line class="line" x1="${at}" y1="${y}" x2="${at + 26}" y2="${y}" stroke-width="3"${
+      `<g class="${cls}">${
+        title ? `<title>${xmlEscape(title)}</title>` : ""
+      }<line class="line" x1="${at}" y1="${y}" x2="${at + 26}" y2="${y}" stroke-width="3"${
         dash ? ' stroke-dasharray="8 5"' : ""
       }/><text x="${at + 32}" y="${y + 4}">${xmlEscape(text)}</text></g>`,
     );
-    at += 40 + text.length * 6.2;
+    at += 44 + text.length * 6.4;
   };
-  for (const [c, text] of states) item(conditionClass(c), false, text);
+  for (const [c, text] of states) {
+    item(conditionClass(c), false, text, c && `${c}: ${CONDITION_MEANINGS[c as LinkCondition]}`);
+  }
+  at += 16;
   item(conditionClass(undefined), false, "veth (one node)");
   item(conditionClass(undefined), true, "vxlan (across nodes)");
-  return `<g class="legend">${items.join("")}</g>`;
+  return { svg: `<g class="legend">${items.join("")}</g>`, width: at - x };
 }
 
 /**
@@ -153,7 +158,8 @@ function legend(picture: Picture, x: number, y: number): string {
  */
 export function renderSvg(picture: Picture, layout: Layout = layoutPicture(picture)): string {
   const dy = LEGEND_HEIGHT + (picture.title ? 22 : 0);
-  const width = Math.max(layout.width, 760);
+  const key = legend(picture, 24, dy - 18);
+  const width = Math.max(layout.width, key.width + 48);
   const height = layout.height + dy;
   const out: string[] = [
     `<?xml version="1.0" encoding="UTF-8"?>`,
@@ -164,7 +170,12 @@ export function renderSvg(picture: Picture, layout: Layout = layoutPicture(pictu
     `<rect width="100%" height="100%" fill="#ffffff"/>`,
   ];
   if (picture.title) out.push(`<text class="title" x="24" y="24">${xmlEscape(picture.title)}</text>`);
-  out.push(legend(picture, 24, dy - 18));
+  out.push(key.svg);
+  if (!picture.pods.length) {
+    out.push(
+      `<g class="legend"><text x="24" y="${dy + 24}">Nothing to draw yet: no pods or links.</text></g>`,
+    );
+  }
   out.push(`<g transform="translate(0,${dy})">`);
   out.push(`<g class="clusters">`);
   for (const c of layout.clusters) {
@@ -181,7 +192,10 @@ export function renderSvg(picture: Picture, layout: Layout = layoutPicture(pictu
     );
   }
   out.push(`</g><g class="links">`);
-  for (const { link, points } of layout.links) {
+  // A kept layout may be older than the states: each link is drawn as `picture` has it now.
+  const current = new Map(picture.links.map((l) => [l.id, l]));
+  const places = layout.links.map(({ link, points }) => ({ link: current.get(link.id) ?? link, points }));
+  for (const { link, points } of places) {
     const d = pathData(points);
     out.push(
       `<g class="${linkClass(link)}" data-link="${xmlEscape(link.id)}"><title>${
@@ -204,7 +218,7 @@ export function renderSvg(picture: Picture, layout: Layout = layoutPicture(pictu
   }
   out.push(`</g><g class="labels">`);
   const nth = new Map<string, number>();
-  for (const { link, points } of layout.links) {
+  for (const { link, points } of places) {
     out.push(`<g data-link="${xmlEscape(link.id)}">${linkLabels(link, points, nth)}</g>`);
   }
   out.push(`</g></g></svg>`);
