@@ -3,7 +3,7 @@
  * (Debian's Go plugins, `ip -batch`, host-local), written as one Markdown table to
  * bench/results/report.md and printed. Speed goals live here, never in timed tests.
  *
- * Usage: deno task bench [NAME…]   (names: netlink, anchor, octopus, ratchet, dsl)
+ * Usage: deno task bench [NAME…]   (names: netlink, anchor, octopus, ratchet, dsl, picture)
  */
 
 /** One measured line: our time beside the reference's, with the ratio ours/reference. */
@@ -22,6 +22,7 @@ const SUITES: Record<string, () => Promise<{ run(): Promise<BenchRow[]> }>> = {
   octopus: () => import("./octopus_bench.ts"),
   ratchet: () => import("./ratchet_bench.ts"),
   dsl: () => import("./dsl_bench.ts"),
+  picture: () => import("./picture_bench.ts"),
 };
 
 /** Renders rows as the Markdown table README carries. */

@@ -11,6 +11,7 @@ import { CONDITION_COLORS, storePicture } from "../mod/picture/mod.ts";
 import { renderSvg } from "../mod/picture/svg.ts";
 import { openStore } from "../mod/store/mod.ts";
 import { binDir } from "./lib/plugin.ts";
+import { generateTopology } from "../bench/dsl_bench.ts";
 
 const LAB = new URL("../pod_specs/lab.topo", import.meta.url).pathname;
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -186,6 +187,23 @@ Deno.test("failed and timed out links get their own colours; stored text cannot 
   assert.equal(doc.doc.getElementsByTagName("script").length, 0);
   assert.ok(doc.texts.includes(evil), "shown as text");
   assert.ok(doc.texts.includes(`n1${evil}`));
+});
+
+Deno.test("a 100-node lab (ranked breadth-first) draws every link with finite coordinates", () => {
+  const topo = lintTopology(generateTopology(400), "big.topo").topology;
+  const svg = renderSvg(topologyPicture(topo));
+  assert.doesNotMatch(svg, /NaN|Infinity/);
+  const got = named(svg);
+  assert.equal(got.links.size, topo.links.length);
+  assert.equal(got.podIds.length, topo.pods.length);
+});
+
+Deno.test("render --node keeps the node's pods, their links and the pods at the other ends", async () => {
+  const r = await ratchet("render", LAB, "--to", "dot", "--node", "node03");
+  assert.equal(r.code, 0, r.err);
+  assert.equal((r.out.match(/ -- /g) ?? []).length, 3, "router's three links");
+  assert.doesNotMatch(r.out, /quiet/);
+  assert.match(r.out, /"default\/client-v6"/);
 });
 
 Deno.test("no plugin's module graph holds the layout library or the picture code", async () => {

@@ -60,6 +60,8 @@ export const METRICS = {
   /** Between parallel links sharing a route. */
   bundleGap: 14,
   margin: 24,
+  /** Above this many nodes, clusters are ranked breadth-first (see layoutPicture). */
+  rankedClusters: 24,
 } as const;
 
 const NO_NODE = "\0none";
@@ -95,7 +97,21 @@ export function layoutPicture(picture: Picture): Layout {
     local.set(key, layoutCluster(podsOf.get(key) ?? [], inner.get(key) ?? [], label));
   }
 
-  // Level two: the clusters, joined by one edge per pair that shares links.
+  // Level two: the clusters, joined by one edge per pair that shares links. Past a few dozen nodes,
+  // ranks are breadth-first levels from each group's busiest node, so every edge joins two
+  // neighbouring ranks or lies within one and dagre makes no dummy nodes (a ring of 100 nodes
+  // otherwise ranks 100 deep and takes seconds); a small lab keeps dagre's own ranking, which crosses less.
+  const pairs = new Map<string, { ends: [string, string]; from?: string; links: PictureLink[] }>();
+  for (const l of across) {
+    const [ca, cb] = [clusterOf(l.a.pod), clusterOf(l.b.pod)];
+    const key = ca < cb ? `${ca}\0${cb}` : `${cb}\0${ca}`;
+    let pair = pairs.get(key);
+    if (!pair) pairs.set(key, pair = { ends: [ca, cb], links: [] });
+    pair.links.push(l);
+  }
+  const level = nodes.size > METRICS.rankedClusters
+    ? breadthFirstLevels([...nodes.keys()], [...pairs.values()])
+    : undefined;
   const top = new dagre.graphlib.Graph({ multigraph: false });
   top.setGraph({
     rankdir: "LR",
@@ -107,16 +123,11 @@ export function layoutPicture(picture: Picture): Layout {
   });
   top.setDefaultEdgeLabel(() => ({}));
   for (const [key, l] of local) top.setNode(key, { width: l.width, height: l.height });
-  const pairs = new Map<string, { from: string; links: PictureLink[] }>();
-  for (const l of across) {
-    const [ca, cb] = [clusterOf(l.a.pod), clusterOf(l.b.pod)];
-    const key = ca < cb ? `${ca}\0${cb}` : `${cb}\0${ca}`;
-    let pair = pairs.get(key);
-    if (!pair) {
-      pairs.set(key, pair = { from: ca, links: [] });
-      top.setEdge(ca, cb, { weight: 1 });
-    } else top.edge(pair.from, pair.from === ca ? cb : ca).weight += 1;
-    pair.links.push(l);
+  for (const pair of pairs.values()) {
+    const [x, y] = pair.ends;
+    if (level && level.get(x) === level.get(y)) continue; // drawn straight, beside its rank
+    pair.from = !level || level.get(x)! < level.get(y)! ? x : y;
+    top.setEdge(pair.from, pair.from === x ? y : x, { weight: pair.links.length });
   }
   dagre.layout(top);
 
@@ -135,18 +146,23 @@ export function layoutPicture(picture: Picture): Layout {
       links.push({ link, points: points.map((p) => ({ x: p.x + origin.x, y: p.y + origin.y })) });
     }
   }
-  for (const { from, links: bundle } of pairs.values()) {
-    const to = clusterOf(bundle[0].a.pod) === from ? clusterOf(bundle[0].b.pod) : clusterOf(bundle[0].a.pod);
-    const route = (top.edge(from, to) as { points: Point[] }).points;
+  for (const { ends, from, links: bundle } of pairs.values()) {
+    const route = from === undefined
+      ? undefined
+      : (top.edge(from, from === ends[0] ? ends[1] : ends[0]) as { points: Point[] }).points;
     bundle.forEach((link, i) => {
-      const forward = clusterOf(link.a.pod) === from;
+      const [a, b] = [pods.get(link.a.pod)!.box, pods.get(link.b.pod)!.box];
+      if (!route) {
+        links.push({ link, points: [border(a, centre(b)), border(b, centre(a))] });
+        return;
+      }
       // The route's own ends are on the cluster borders; from there each link goes straight to its pod.
+      const forward = clusterOf(link.a.pod) === from;
       const whole = offset(
         forward ? route : [...route].reverse(),
         (i - (bundle.length - 1) / 2) * METRICS.bundleGap,
       );
       const via = whole.slice(1, -1);
-      const [a, b] = [pods.get(link.a.pod)!.box, pods.get(link.b.pod)!.box];
       links.push({
         link,
         points: [border(a, via[0] ?? centre(b)), ...via, border(b, via[via.length - 1] ?? centre(a))],
@@ -237,6 +253,36 @@ function layoutCluster(members: PicturePod[], links: PictureLink[], label: [stri
     pods,
     links: out,
   };
+}
+
+/**
+ * Breadth-first levels of the cluster graph, each connected group from its node with the most links;
+ * joined nodes' levels differ by at most one.
+ */
+function breadthFirstLevels(keys: string[], pairs: { ends: [string, string]; links: unknown[] }[]) {
+  const next = new Map(keys.map((k) => [k, [] as string[]]));
+  const weight = new Map(keys.map((k) => [k, 0]));
+  for (const { ends: [x, y], links } of pairs) {
+    next.get(x)!.push(y);
+    next.get(y)!.push(x);
+    weight.set(x, weight.get(x)! + links.length);
+    weight.set(y, weight.get(y)! + links.length);
+  }
+  const level = new Map<string, number>();
+  for (const start of [...keys].sort((a, b) => weight.get(b)! - weight.get(a)!)) {
+    if (level.has(start)) continue;
+    level.set(start, 0);
+    const queue = [start];
+    for (let i = 0; i < queue.length; i++) {
+      for (const k of next.get(queue[i])!) {
+        if (!level.has(k)) {
+          level.set(k, level.get(queue[i])! + 1);
+          queue.push(k);
+        }
+      }
+    }
+  }
+  return level;
 }
 
 function centre(box: Box): Point {
