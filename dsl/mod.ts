@@ -1,6 +1,6 @@
 /**
  * The topology DSL: parse and lint a file into a typed model, render it to pod specs, store keys
- * or CNI configs, and apply it to a store. The grammar is in README, "The topology DSL".
+ * or CNI configs or a picture, and apply it to a store. The grammar is in README, "The topology DSL".
  * @module
  */
 export type * from "./types.ts";
@@ -9,6 +9,7 @@ export { podLinkEnds } from "./pod_links.ts";
 export { KEYS, type RenderFilter, subnetGateways, topologyToStore } from "./render_store.ts";
 export { POD_IMAGE, podObjects, renderPodSpecs } from "./render_pods.ts";
 export { RENDER_CNI_VERSION, renderCniConfig } from "./render_cni.ts";
+export { topologyPicture } from "./render_picture.ts";
 export {
   type ApplyResult,
   applyTopology,
