@@ -44,7 +44,7 @@ export function generateTopology(links: number): string {
  * Runs a command under /usr/bin/time: wall ms (measured here), CPU ms (user + system, which a busy
  * machine distorts less), peak RSS MB and the exit code.
  */
-async function measure(
+export async function measure(
   args: string[],
 ): Promise<{ ms: number; cpu: number; mb: number; code: number; stdout: string }> {
   const t0 = performance.now();
@@ -65,7 +65,8 @@ async function measure(
   };
 }
 
-async function median(args: string[], runs = 5) {
+/** The median run by wall time (peak RSS the largest of all), after one that warms the module cache. */
+export async function median(args: string[], runs = 5) {
   await measure(args); // warm the module cache, as every later plugin call finds it
   const all = [];
   for (let i = 0; i < runs; i++) all.push(await measure(args));

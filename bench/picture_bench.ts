@@ -8,41 +8,10 @@
  * Usage: deno run -A bench/picture_bench.ts
  */
 import type { BenchRow } from "./main.ts";
-import { generateTopology } from "./dsl_bench.ts";
+import { generateTopology, measure, median } from "./dsl_bench.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const LINKS = 1000;
-
-/** Wall ms, CPU ms and peak RSS MB of a command under GNU time, and its stdout. */
-async function measure(args: string[], stdin?: string) {
-  const t0 = performance.now();
-  const child = new Deno.Command("/usr/bin/time", {
-    args: ["-f", "%U %S %M", ...args],
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(stdin));
-    await w.close();
-  }
-  const out = await child.output();
-  const ms = performance.now() - t0;
-  const err = new TextDecoder().decode(out.stderr).trim().split("\n");
-  if (out.code !== 0) throw new Error(`${args.join(" ")} failed: ${err.slice(-3).join(" ")}`);
-  const [user, sys, kb] = err[err.length - 1].split(" ").map(Number);
-  return { ms, cpu: (user + sys) * 1000, mb: kb / 1024, stdout: new TextDecoder().decode(out.stdout) };
-}
-
-/** The median run of three (by wall time), after one that warms the module cache. */
-async function median(args: string[], stdin?: string) {
-  await measure(args, stdin);
-  const all = [];
-  for (let i = 0; i < 3; i++) all.push(await measure(args, stdin));
-  all.sort((a, b) => a.ms - b.ms);
-  return all[1];
-}
 
 export async function run(): Promise<BenchRow[]> {
   const dir = await Deno.makeTempDir({ prefix: "picture-bench-" });
@@ -57,11 +26,17 @@ export async function run(): Promise<BenchRow[]> {
       ...args: string[]
     ) => [Deno.execPath(), "run", "-A", `--config=${ROOT}deno.json`, `${ROOT}main.ts`, "ratchet", ...args];
 
-    const svg = await median(ratchet("render", file, "--to", "svg"));
-    const dotText = (await measure(ratchet("render", file, "--to", "dot"))).stdout;
-    const dot = await median(["dot", "-Tsvg"], dotText);
-    const smallSvg = await median(ratchet("render", small, "--to", "svg"));
-    const smallDot = await median(ratchet("render", small, "--to", "dot"));
+    const svg = await median(ratchet("render", file, "--to", "svg"), 3);
+    await Deno.writeTextFile(
+      `${dir}/lab.dot`,
+      (await measure(ratchet("render", file, "--to", "dot"))).stdout,
+    );
+    const dot = await median(["dot", "-Tsvg", `${dir}/lab.dot`], 3);
+    const smallSvg = await median(ratchet("render", small, "--to", "svg"), 3);
+    const smallDot = await median(ratchet("render", small, "--to", "dot"), 3);
+    for (const r of [svg, dot, smallSvg, smallDot]) {
+      if (r.code !== 0) throw new Error(`a render failed (exit ${r.code})`);
+    }
 
     const { lintTopology } = await import("../dsl/lint.ts");
     const { topologyPicture } = await import("../dsl/render_picture.ts");
