@@ -3,6 +3,7 @@
  * assets. The script builds every cell with textContent, never innerHTML, so stored values (pod names,
  * hand-written keys) cannot inject markup.
  */
+import { conditionClass } from "../picture/model.ts";
 
 const CSS = `
 :root { --fg:#1d2330; --muted:#667085; --bg:#f6f7f9; --card:#fff; --line:#e3e6eb; --accent:#2f6fdb;
@@ -355,10 +356,8 @@ async function loadPicture() {
   picture.etag = res.headers.get("etag");
 }
 
-/** The same class names as mod/picture/svg.ts's conditionClass: state-up, state-timed-out, state-none. */
-function stateClass(condition) {
-  return "state-" + (condition ? String(condition).toLowerCase().replace(/[^a-z0-9]+/g, "-") : "none");
-}
+/** The SVG's own class names (mod/picture/model.ts): state-up, state-timed-out, state-none. */
+const stateClass = ${conditionClass.toString()};
 
 function paintPicture() {
   for (const l of data.links) {

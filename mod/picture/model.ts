@@ -39,6 +39,14 @@ export function conditionColor(condition: string | undefined): string {
     : NO_STATE_COLOR;
 }
 
+/**
+ * The CSS class of a state word: `state-up`, `state-timed-out`; `state-none` when there is none.
+ * Self-contained: monkey's page runs this very function's source to recolour links.
+ */
+export function conditionClass(condition: string | undefined): string {
+  return `state-${condition ? String(condition).toLowerCase().replace(/[^a-z0-9]+/g, "-") : "none"}`;
+}
+
 /** A cluster: one Kubernetes node (or, for pods whose node is unknown, none). */
 export interface PictureNode {
   name: string;

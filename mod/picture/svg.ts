@@ -7,6 +7,7 @@ import { type Layout, layoutPicture, type Point } from "./layout.ts";
 import {
   CONDITION_COLORS,
   CONDITION_MEANINGS,
+  conditionClass,
   endLabel,
   type LinkCondition,
   linkSummary,
@@ -16,11 +17,6 @@ import {
 } from "./model.ts";
 
 const LEGEND_HEIGHT = 40;
-
-/** The CSS class of a state word: `state-up`, `state-timed-out`; `state-none` when there is none. */
-export function conditionClass(condition: string | undefined): string {
-  return `state-${condition ? condition.toLowerCase().replace(/[^a-z0-9]+/g, "-") : "none"}`;
-}
 
 const STYLE = `
 svg.ratchet-topology { font-family: "DejaVu Sans", Verdana, system-ui, sans-serif; }
