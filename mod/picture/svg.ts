@@ -117,8 +117,8 @@ function linkLabels(l: PictureLink, points: Point[], nth: Map<string, number>): 
   };
   end(points, l.a);
   end([...points].reverse(), l.b);
-  const kind = [l.kind ?? "", l.vni !== undefined ? `vni ${l.vni}` : ""].join(" ").trim();
-  if (total > 200 && kind) at(points, total / 2, 1, kind, "mid");
+  // The line's dashes already say veth or vxlan; the middle names the VNI, once the plugin has one.
+  if (l.vni !== undefined && total > 120) at(points, total / 2, 1, `vni ${l.vni}`, "mid");
   return out.join("");
 }
 
@@ -199,6 +199,12 @@ export function renderSvg(picture: Picture, layout: Layout = layoutPicture(pictu
       }</title><path class="hit" d="${d}"/><path class="line" d="${d}"/></g>`,
     );
   }
+  // End labels go under the pods: a crowded picture may hide a label, never a pod's name.
+  out.push(`</g><g class="labels">`);
+  const nth = new Map<string, number>();
+  for (const { link, points } of places) {
+    out.push(`<g data-link="${xmlEscape(link.id)}">${linkLabels(link, points, nth)}</g>`);
+  }
   out.push(`</g><g class="pods">`);
   for (const { pod, box } of layout.pods.values()) {
     const cx = box.x + box.width / 2;
@@ -211,11 +217,6 @@ export function renderSvg(picture: Picture, layout: Layout = layoutPicture(pictu
         n(box.y + 32)
       }" text-anchor="middle">${xmlEscape(pod.namespace)}</text></g>`,
     );
-  }
-  out.push(`</g><g class="labels">`);
-  const nth = new Map<string, number>();
-  for (const { link, points } of places) {
-    out.push(`<g data-link="${xmlEscape(link.id)}">${linkLabels(link, points, nth)}</g>`);
   }
   out.push(`</g></g></svg>`);
   return out.join("\n") + "\n";
