@@ -423,6 +423,41 @@ for (const kind of ["file", "etcd"] as const) {
         },
       );
 
+      await t.step(
+        "GET /api/picture is the store's SVG; If-None-Match gives 304 until a link, pod or VNI changes",
+        async () => {
+          const get = (etag?: string) =>
+            fetch(`${f.url}api/picture`, { headers: etag ? { "if-none-match": etag } : {} });
+          const first = await get();
+          assert.equal(first.status, 200);
+          assert.equal(first.headers.get("content-type"), "image/svg+xml; charset=utf-8");
+          const svg = await first.text();
+          assert.match(svg, /<g class="link vxlan state-partial" data-link="lab\.r1\.eth1--lab\.r2\.eth1">/);
+          assert.match(svg, /data-pod="lab\/r1"/);
+          const etag = first.headers.get("etag")!;
+          assert.match(etag, /^"[0-9a-f]+"$/);
+          const same = await get(etag);
+          assert.equal(same.status, 304, "nothing changed");
+          await same.body?.cancel();
+          // A state change alone keeps the picture (the page recolours from /api/links); a new VNI does not.
+          const key = "/ratchet/state/lab/r1/eth1/lab/r2/eth1";
+          const state = JSON.parse(SEED[key]);
+          state.ends["lab/r2/eth1"] = { container_id: "fff666", up: true };
+          await f.store.put(key, JSON.stringify(state));
+          const recoloured = await get(etag);
+          assert.equal(recoloured.status, 304);
+          await recoloured.body?.cancel();
+          await f.store.put(key, JSON.stringify({ ...state, vni: 5002 }));
+          const changed = await get(etag);
+          assert.equal(changed.status, 200);
+          const text = await changed.text();
+          assert.match(text, /<g class="link vxlan state-up" data-link="lab\.r1\.eth1--lab\.r2\.eth1">/);
+          assert.match(text, /vxlan vni 5002 · mtu 1450 · up/);
+          await f.store.put(key, SEED[key]);
+          assertError(await call(f, "POST", "api/picture", { token: TEST_TOKEN }), 405, /is a list/);
+        },
+      );
+
       await t.step("the original's /api/v1 endpoints answer their shapes, read-only", async () => {
         const binding = await call(f, "GET", "api/v1/binding", { token: null });
         assert.equal(binding.status, 200);
