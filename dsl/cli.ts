@@ -136,8 +136,8 @@ async function filePicture(topo: Topology, node: string | undefined, store?: Lis
     picture = { ...picture, nodes, pods, links };
   }
   if (!store) return picture;
-  const { withStoreStates } = await import("../mod/picture/from_store.ts");
-  return withStoreStates(picture, await store.list("/ratchet/"));
+  const { withStoreStates, RATCHET_PREFIX } = await import("../mod/picture/from_store.ts");
+  return withStoreStates(picture, await store.list(RATCHET_PREFIX));
 }
 
 /** DOT or SVG text; only SVG loads the layout library. */
@@ -177,8 +177,8 @@ export function statusPictureCommand(file: string | undefined, store: ListingSto
       if (!result) return 1;
       picture = await filePicture(result.topology, undefined, store);
     } else {
-      const { storePicture } = await import("../mod/picture/from_store.ts");
-      picture = storePicture(await store.list("/ratchet/"));
+      const { storePicture, RATCHET_PREFIX } = await import("../mod/picture/from_store.ts");
+      picture = storePicture(await store.list(RATCHET_PREFIX));
     }
     await writeOut(await drawPicture(picture, "svg"));
     return 0;

@@ -6,8 +6,11 @@
 import type { KeyValue } from "../store/mod.ts";
 import { KEYS } from "../../dsl/render_store.ts";
 import { KEY, parseRecord } from "../ratchet/keys.ts";
-import { type LinkView, linkViews } from "../ratchet/link_view.ts";
+import { type LinkView, linkViews, RATCHET_PREFIX } from "../ratchet/link_view.ts";
 import { kindByPlacement, type Picture, type PictureLink, type PicturePod } from "./model.ts";
+
+/** What to list for storePicture and withStoreStates. */
+export { RATCHET_PREFIX };
 
 /** `/ratchet/attach/`: the builder with empty segments, less the separator they leave. */
 const ATTACH_PREFIX = KEY.attach("", "").slice(0, -1);
