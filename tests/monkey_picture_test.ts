@@ -126,6 +126,14 @@ Deno.test({
       assert.match(await link(LINK).getAttribute("class") ?? "", /selected/);
       assert.equal(await page.locator(`#links tr.selected[data-link="${LINK}"]`).count(), 1);
 
+      // "Fit" scales the picture to the section's width, "Actual size" back.
+      const natural = (await picture.boundingBox())!.width;
+      await page.click("#picture-fit");
+      const fitted = (await picture.boundingBox())!.width;
+      assert.ok(fitted > natural, `a small lab grows to the section's width (${natural} -> ${fitted} px)`);
+      await page.click("#picture-fit");
+      assert.equal((await picture.boundingBox())!.width, natural);
+
       await Deno.mkdir(new URL("./artifacts/", import.meta.url), { recursive: true });
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
       assert.deepEqual(pageErrors, [], "the page runs without script errors");

@@ -56,6 +56,7 @@ form.edit button { align-self:flex-end; }
 .toolbar { display:flex; gap:8px; align-items:center; margin-bottom:8px; }
 .picture { overflow:auto; max-height:72vh; border:1px solid var(--line); border-radius:6px; background:#fff; margin-bottom:8px; }
 .picture svg { display:block; }
+.picture.fit svg { width:100%; height:auto; }
 .picture:empty { display:none; }
 .picture-detail { font-size:13px; margin:0 0 10px; min-height:1.45em; }
 .picture-detail .mono { margin-right:14px; }
@@ -352,6 +353,7 @@ async function loadPicture() {
   svg.setAttribute("role", "img");
   svg.setAttribute("aria-label", "Topology: nodes, pods and links, coloured by state");
   picture.links = new Map([...svg.querySelectorAll("g.link")].map((g) => [g.getAttribute("data-link"), g]));
+  $("#picture-fit").hidden = false;
   $("#picture").replaceChildren(svg);
   picture.etag = res.headers.get("etag");
 }
@@ -384,6 +386,12 @@ function paintPicture() {
       el("span", { class: "muted", text: "B " }), el("span", { class: "mono", "data-end": "b", text: endText(l.b) })),
     el("div", { class: "state", text: stateText(l) + (l.mtu ? " · mtu " + l.mtu : "") }),
     ...l.problems.map((p) => el("div", { class: "problem", text: p })));
+}
+
+/** A big lab's picture is larger than the page: "Fit" shows all of it, "Actual size" lets it scroll. */
+function toggleFit() {
+  const fit = $("#picture").classList.toggle("fit");
+  $("#picture-fit").textContent = fit ? "Actual size" : "Fit";
 }
 
 function selectLink(ev) {
@@ -463,6 +471,7 @@ document.addEventListener("DOMContentLoaded", async () => {
     $("#store").textContent = info.store + " · v" + info.version;
   } catch (e) { /* the sections below report the failure */ }
   $("#picture").addEventListener("click", selectLink);
+  $("#picture-fit").addEventListener("click", toggleFit);
   await load();
   document.body.dataset.ready = "true";
   setTimeout(refresh, REFRESH_MS);
@@ -512,7 +521,8 @@ export const UI_HTML = HEAD("monkey · anchor IPAM") + `<body>
     <table id="allocations"><thead><tr></tr></thead><tbody></tbody></table>
   </section>
   <section aria-labelledby="links-title">
-    <h2 id="links-title">Ratchet links <span class="count" id="links-count"></span></h2>
+    <h2 id="links-title">Ratchet links <span class="count" id="links-count"></span>
+      <button type="button" class="small" id="picture-fit" hidden>Fit</button></h2>
     <div class="picture" id="picture"></div>
     <div class="picture-detail" id="picture-detail" aria-live="polite"></div>
     <p class="error" id="picture-error"></p>
