@@ -180,10 +180,22 @@ Deno.test("failed and timed out links get their own colours; stored text cannot 
       }),
     },
     { key: "/ratchet/links/broken", value: "not json" },
+    // A pod linked to itself (lint refuses it in files, a hand edit may store it): drawn as a loop.
+    {
+      key: "/ratchet/links/loop",
+      value: JSON.stringify({
+        id: "loop",
+        a: { namespace: "default", pod: "b", ifname: "e2" },
+        b: { namespace: "default", pod: "b", ifname: "e3" },
+      }),
+    },
   ].map((kv, i) => ({ ...kv, createRevision: i + 1, modRevision: i + 1, version: 1 }));
   const stored = storePicture(keys);
-  assert.equal(stored.links.length, 1, "a record without its ends is left out of the picture");
-  const doc = named(renderSvg(stored));
+  assert.equal(stored.links.length, 2, "a record without its ends is left out of the picture");
+  const text = renderSvg(stored);
+  assert.doesNotMatch(text, /NaN|Infinity/);
+  const doc = named(text);
+  assert.equal(doc.links.get("loop"), "link veth state-pending");
   assert.equal(doc.doc.getElementsByTagName("script").length, 0);
   assert.ok(doc.texts.includes(evil), "shown as text");
   assert.ok(doc.texts.includes(`n1${evil}`));

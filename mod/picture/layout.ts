@@ -54,7 +54,7 @@ export const METRICS = {
   clusterPad: 18,
   /** Room between pods for the end labels. */
   podGapX: 56,
-  podGapY: 64,
+  podGapY: 96,
   clusterGapX: 200,
   clusterGapY: 60,
   /** Between parallel links sharing a route. */
@@ -190,8 +190,12 @@ export function podWidth(pod: PicturePod): number {
  * One cluster: pods with veth links between them by dagre (top to bottom), the others in a grid
  * beneath, so a node of many unlinked pods stays compact. Coordinates are the cluster's own.
  */
-function layoutCluster(members: PicturePod[], links: PictureLink[], label: [string, string] | string[]) {
+function layoutCluster(members: PicturePod[], all: PictureLink[], label: [string, string] | string[]) {
   const { clusterPad: pad, clusterHeader: header, podHeight: h } = METRICS;
+  // A link from a pod to itself (a hand-written store record; lint refuses it in files) is a loop
+  // drawn beside the pod, not a dagre edge.
+  const loops = all.filter((l) => l.a.pod === l.b.pod);
+  const links = all.filter((l) => l.a.pod !== l.b.pod);
   const linked = new Set(links.flatMap((l) => [l.a.pod, l.b.pod]));
   const pods = new Map<string, Box>();
   const out: LinkPlace[] = [];
@@ -245,6 +249,24 @@ function layoutCluster(members: PicturePod[], links: PictureLink[], label: [stri
     });
     width = Math.max(width, cols * cell - METRICS.podGapX / 2);
     height = top + Math.ceil(alone.length / cols) * (h + 24) - 24;
+  }
+  const looped = new Map<string, number>();
+  for (const l of loops) {
+    const box = pods.get(l.a.pod);
+    if (!box) continue;
+    const nth = looped.get(l.a.pod) ?? 0;
+    looped.set(l.a.pod, nth + 1);
+    const [right, reach] = [box.x + box.width, 22 + nth * 12];
+    out.push({
+      link: l,
+      points: [
+        { x: right, y: box.y + box.height * 0.3 },
+        { x: right + reach, y: box.y - 4 - nth * 6 },
+        { x: right + reach, y: box.y + box.height + 4 + nth * 6 },
+        { x: right, y: box.y + box.height * 0.7 },
+      ],
+    });
+    width = Math.max(width, right + reach - pad);
   }
   const labelWidth = Math.max(...label.map((t) => t.length)) * METRICS.charWidth + 8;
   return {

@@ -103,22 +103,33 @@ function linkTitle(l: PictureLink): string {
 function linkLabels(l: PictureLink, points: Point[], nth: Map<string, number>): string {
   const total = lengthOf(points);
   const out: string[] = [];
-  const at = (path: Point[], dist: number, side: number, text: string, cls: string) => {
-    const { p, dx, dy } = along(path, dist);
-    // Beside the line rather than on it: a quarter turn, 9 px.
-    const s = (dx >= 0 ? 1 : -1) * side;
-    const [x, y] = [p.x - dy * 9 * s, p.y + dx * 9 * s + 4];
-    out.push(`<text class="${cls}" x="${n(x)}" y="${n(y)}" text-anchor="middle">${xmlEscape(text)}</text>`);
-  };
+  const text = (x: number, y: number, anchor: string, cls: string, label: string) =>
+    out.push(
+      `<text class="${cls}" x="${n(x)}" y="${n(y)}" text-anchor="${anchor}">${xmlEscape(label)}</text>`,
+    );
+  // Each end's label starts near its pod and runs away from it: along a flat line, above or below it
+  // (alternating, for a pod's k-th link); beside a steep one, to its left or right.
   const end = (path: Point[], e: PictureLink["a"]) => {
     const k = nth.get(e.pod) ?? 0;
     nth.set(e.pod, k + 1);
-    at(path, Math.min(44 + Math.floor(k / 2) * 18, total / 2.5), k % 2 ? -1 : 1, endLabel(e), "end");
+    const side = k % 2 ? -1 : 1;
+    const { dx, dy } = along(path, 0);
+    if (Math.abs(dx) >= Math.abs(dy)) {
+      const { p } = along(path, Math.min(8 + Math.floor(k / 2) * 10, total / 4));
+      text(p.x, p.y + (side > 0 ? 13 : -5), dx > 0 ? "start" : "end", "end", endLabel(e));
+    } else {
+      const { p } = along(path, Math.min(18 + Math.floor(k / 2) * 14, total / 3));
+      const right = (dy > 0 ? -1 : 1) * side > 0;
+      text(p.x + (right ? 7 : -7), p.y + 4, right ? "start" : "end", "end", endLabel(e));
+    }
   };
   end(points, l.a);
   end([...points].reverse(), l.b);
   // The line's dashes already say veth or vxlan; the middle names the VNI, once the plugin has one.
-  if (l.vni !== undefined && total > 120) at(points, total / 2, 1, `vni ${l.vni}`, "mid");
+  if (l.vni !== undefined && total > 120) {
+    const { p } = along(points, total / 2);
+    text(p.x, p.y - 5, "middle", "mid", `vni ${l.vni}`);
+  }
   return out.join("");
 }
 
