@@ -126,7 +126,7 @@ function linkLabels(l: PictureLink, points: Point[], nth: Map<string, number>): 
   end(points, l.a);
   end([...points].reverse(), l.b);
   // The line's dashes already say veth or vxlan; the middle names the VNI, once the plugin has one.
-  if (l.vni !== undefined && total > 120) {
+  if (l.vni !== undefined && total > 300) { // room between the two end labels
     const { p } = along(points, total / 2);
     text(p.x, p.y - 5, "middle", "mid", `vni ${l.vni}`);
   }
