@@ -71,6 +71,7 @@ function viewLink(v: LinkView, a: PicturePod, b: PicturePod): PictureLink {
   if (v.state?.vni !== undefined) link.vni = v.state.vni;
   if (v.mtu !== undefined) link.mtu = v.mtu;
   if (v.problems.length) link.problems = v.problems;
+  if (v.trouble) link.reason = troubleText(v);
   return link;
 }
 
@@ -86,7 +87,12 @@ export function withStoreStates(picture: Picture, keys: KeyValue[]): Picture {
       const out: PictureLink = { ...l, kind: v.state?.kind ?? l.kind, condition: v.condition };
       if (v.state?.vni !== undefined) out.vni = v.state.vni;
       if (v.problems.length) out.problems = v.problems;
+      if (v.trouble) out.reason = troubleText(v);
       return out;
     }),
   };
+}
+
+function troubleText(v: LinkView): string {
+  return `${v.trouble!.errno ? `${v.trouble!.errno}: ` : ""}${v.trouble!.reason}`;
 }

@@ -4,12 +4,14 @@
  * `dsl/render_picture.ts` builds it from a topology file; `from_store.ts` from ratchet's records.
  */
 
+import type { LinkView } from "../ratchet/link_view.ts";
+
 /**
- * A link's state in one word, as `ratchet status` and monkey say it (mod/ratchet/link_view.ts):
- * `up`, `partial` (one vxlan end made), `pending` (nothing made yet), `failed` (the kernel refused,
- * or no VNI was free) and `timed out` (past `child_timeout_s`). Another word is drawn as unknown.
+ * A link's state in one word, as mod/ratchet/link_view.ts finds it (`ratchet status`, monkey): `up`,
+ * `partial` (one vxlan end made), `pending` (nothing made yet), `failed` (the kernel refused it) and
+ * `timed out` (not up by `child_timeout_s`). Another word is drawn as unknown.
  */
-export type LinkCondition = "up" | "partial" | "pending" | "failed" | "timed out";
+export type LinkCondition = LinkView["condition"];
 
 /** The colour of each state, shared by the SVG, the DOT output and monkey so they always agree. */
 export const CONDITION_COLORS: Readonly<Record<LinkCondition, string>> = {
@@ -28,8 +30,8 @@ export const CONDITION_MEANINGS: Readonly<Record<LinkCondition, string>> = {
   up: "every end made",
   partial: "one vxlan end made",
   pending: "nothing made yet",
-  failed: "the kernel refused it, or no VNI was free",
-  "timed out": "its peer never came",
+  failed: "the kernel refused it (retried)",
+  "timed out": "not up by child_timeout_s",
 };
 
 /** The colour for a state word; undefined, or a word this version does not know, is NO_STATE_COLOR. */
@@ -86,6 +88,8 @@ export interface PictureLink {
   mtu?: number;
   /** Absent when drawn from a file alone. */
   condition?: string;
+  /** Why a failed or timed-out link is not up (`EEXIST: ...`), from the waiter's record. */
+  reason?: string;
   /** Anything wrong with the records, as monkey and `ratchet status` list them. */
   problems?: string[];
 }

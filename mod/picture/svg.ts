@@ -91,7 +91,7 @@ export function linkClass(l: PictureLink): string {
 /** A link's tooltip: its id, its two ends and its summary. */
 function linkTitle(l: PictureLink): string {
   const end = (e: PictureLink["a"]) => `${e.pod}:${endLabel(e)}`;
-  const problems = l.problems?.length ? `\n${l.problems.join("; ")}` : "";
+  const problems = [l.reason, ...l.problems ?? []].filter(Boolean).map((p) => `\n${p}`).join("");
   return `${l.id}\n${end(l.a)} -- ${end(l.b)}\n${linkSummary(l)}${problems}`;
 }
 
