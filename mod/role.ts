@@ -1,5 +1,5 @@
 import type { Plugin } from "./cni/skel.ts";
-import { invokedBy } from "./cni/env.ts";
+import { envVar, invokedBy } from "./cni/env.ts";
 import { CURRENT_VERSION, SUPPORTED_VERSIONS } from "./cni/version.ts";
 
 /**
@@ -60,9 +60,7 @@ export async function runRole(role: Role, args: string[]): Promise<never> {
     const { pluginMain } = await import("./cni/skel.ts");
     // VERSION is answered from the spec versions alone (pluginMain never asks the plugin), so it does not
     // load the plugin's module graph (store, netlink, Kubernetes client): runtimes probe every plugin.
-    const plugin = Deno.env.get("CNI_COMMAND") === "VERSION"
-      ? refusingPlugin("only VERSION is answered here")
-      : await role.plugin();
+    const plugin = commandIsVersion() ? refusingPlugin("only VERSION is answered here") : await role.plugin();
     return pluginMain(plugin, role.name);
   }
   if (first === "--version" || first === "-V") {
@@ -104,6 +102,15 @@ export async function runRole(role: Role, args: string[]): Promise<never> {
 function debug(): boolean {
   try {
     return !!Deno.env.get("DEBUG");
+  } catch {
+    return false;
+  }
+}
+
+/** Whether CNI_COMMAND is VERSION; a value that is not text is not (pluginMain reports it as code 4). */
+function commandIsVersion(): boolean {
+  try {
+    return envVar("CNI_COMMAND") === "VERSION";
   } catch {
     return false;
   }
