@@ -156,8 +156,10 @@ Deno.test("the original 10-anchor.conf works as it is: kubeconfig + policy, etcd
     assert.equal(link.link_index, await lab.nodeIfindex("eth0.2"));
     const svc = await ipJson(lab.pods[0], "route", "show", "10.96.0.0/12");
     assert.equal(svc[0]?.gateway, "10.0.1.8", "service range via the node, as the original routed it");
-    assert.ok(
-      api.requests.some((q) => q.path === "/api/v1/namespaces/shop/pods/web-0" && q.auth === "token"),
+    // octopus (for the master) and anchor (for the pool) read the same pod: one GET between them.
+    assert.deepEqual(
+      api.requests.filter((q) => q.path.includes("/pods/")).map((q) => [q.path, q.auth]),
+      [["/api/v1/namespaces/shop/pods/web-0", "token"]],
     );
 
     const check = await openEtcdStore(etcd);
