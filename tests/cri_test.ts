@@ -258,3 +258,59 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "CRI: a loopback boot network cannot start an eligible pod; ratchet's log says why, nothing is left",
+  ignore,
+  async fn() {
+    await using nodes = await TempNetns.create(["node"]);
+    const tmp = await Deno.makeTempDir({ prefix: "rt-cri-ratchet-" });
+    try {
+      const conflist = {
+        cniVersion: "1.0.0",
+        name: "ratchet-lo",
+        plugins: [{
+          type: "ratchet",
+          capabilities: { [CAPABILITY]: true },
+          store: `${tmp}/store`,
+          kubernetes: { node_name: "node-lo" },
+          child_timeout_s: 30,
+          log_file: `${tmp}/ratchet.log`,
+          // The original sample's boot network: fine for libcni and podman, not for a CRI runtime.
+          boot_network: { type: "loopback" },
+          delegate: { type: "loopback" },
+        }],
+      };
+      await using cri = await CriRuntime.start({ node: nodes.name(0), conflist });
+      await assert.rejects(
+        cri.runp({
+          name: "lo-a",
+          namespace: NS,
+          annotations: {
+            "ratchet": "true",
+            "ratchet.local_ifname": "eth1",
+            "ratchet.local_ip": "10.10.0.1",
+            "ratchet.pair_name": "lo-b",
+            "ratchet.pair_ifname": "eth1",
+            "ratchet.primary": "true",
+          },
+        }),
+        /failed to find network info for sandbox/,
+      );
+      const log = await Deno.readTextFile(`${tmp}/ratchet.log`);
+      assert.match(log, /no interface eth0 \(CNI_IFNAME\) with an address in the pod.*boot_network/);
+      // containerd undid the pod with DEL: no sandbox, no record, no waiting child.
+      assert.deepEqual(await cri.pods(), []);
+      const left = Object.keys(await keys(`${tmp}/store`, "/ratchet/"));
+      assert.deepEqual(left, [], "records left behind");
+      const containers = [...log.matchAll(/"container":"([0-9a-f]{64})"/g)].map((m) => m[1]);
+      assert.ok(containers.length > 0, "the log names the sandbox");
+      assert.ok(
+        await eventually(() => childPids(containers).length === 0, 5000),
+        "a ratchet-child still runs",
+      );
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+});

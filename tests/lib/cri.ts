@@ -51,14 +51,14 @@ export function sharedCriDir(): string | undefined {
     const m = Deno.readTextFileSync(`${repo}/.git`).match(/^gitdir:\s*(.+?)\/\.git\/worktrees\//m);
     if (m) candidates.push(`${m[1]}/../shared/cri`);
   } catch { /* a plain checkout */ }
-  return candidates.find((d) => exists(`${d}/crictl.xz`));
+  return candidates.find((d) => exists(d));
 }
 
 /**
  * Decides, synchronously (for `Deno.test`'s `ignore`), whether the CRI tests run. Without the shared
- * folder they are skipped. With it, a missing containerd, runc or pause-binary builder skips them, except
- * with `CI=true`, where it is a failure: the test then runs and {@linkcode CriRuntime.start} says what
- * is missing.
+ * folder they are skipped. With it, a missing crictl, containerd, runc or pause-binary builder skips
+ * them, except with `CI=true`, where it is a failure: the tests then run and
+ * {@linkcode CriRuntime.start} throws, naming what is missing.
  */
 export function criSupport(): CriSupport {
   if (Deno.uid() !== 0) return { ignore: true, reason: "the CRI tests need root" };
@@ -69,14 +69,16 @@ export function criSupport(): CriSupport {
       reason: `no ${repo}/../shared/cri (crictl.xz and the CRI notes); the CRI tests need that folder`,
     };
   }
-  const missing = missingTools();
+  const missing = missingTools(dir);
   if (missing.length === 0) return { ignore: false, reason: "", dir };
   const reason = `missing ${missing.join(", ")} (tests/run.sh installs them)`;
   return { ignore: Deno.env.get("CI") !== "true", reason, dir };
 }
 
-function missingTools(): string[] {
-  const missing = ["containerd", "ctr", "runc", "nsenter", "tar", "findmnt"].filter((t) => !onPath(t));
+function missingTools(dir: string): string[] {
+  const missing = ["containerd", "ctr", "runc", "nsenter", "tar", "xz", "findmnt", "sha256sum"]
+    .filter((t) => !onPath(t));
+  if (!exists(`${dir}/crictl.xz`)) missing.push(`crictl (${dir}/crictl.xz)`);
   if (!onPath("gcc") && !staticBusybox()) missing.push("gcc or busybox-static");
   return missing;
 }
@@ -305,7 +307,7 @@ export class CriRuntime implements AsyncDisposable {
   static async start(opts: CriOptions): Promise<CriRuntime> {
     const support = criSupport();
     if (!support.dir) throw new Error(support.reason);
-    const missing = missingTools();
+    const missing = missingTools(support.dir);
     if (missing.length) {
       throw new Error(`the CRI tests need ${missing.join(", ")} (tests/run.sh installs them)`);
     }
@@ -409,7 +411,9 @@ export class CriRuntime implements AsyncDisposable {
   async crictl(...args: string[]): Promise<string> {
     const t0 = performance.now();
     const r = await this.#crictl(args);
-    if (Deno.env.get("CRI_TRACE")) console.error(`crictl ${args[0]}: ${Math.round(performance.now() - t0)} ms`);
+    if (Deno.env.get("CRI_TRACE")) {
+      console.error(`crictl ${args[0]}: ${Math.round(performance.now() - t0)} ms`);
+    }
     if (!r.ok) throw new Error(`crictl ${args.join(" ")}: ${r.stderr.trim() || r.stdout.trim()}`);
     return r.stdout;
   }
