@@ -8,6 +8,7 @@ import { parseAllDocuments } from "yaml";
 import { loadAnchorConf } from "../mod/anchor/config.ts";
 import type { CniEnv, NetConf } from "../mod/cni/mod.ts";
 import { loadOctopusConf } from "../mod/octopus/mod.ts";
+import { loadRatchetConf } from "../mod/ratchet/conf.ts";
 import { openStore } from "../mod/store/mod.ts";
 import { startEtcd, type TestEtcd } from "./lib/etcd.ts";
 import { startKubeApi } from "./lib/kube_api.ts";
@@ -37,8 +38,12 @@ Deno.test("every sample config in conf/ loads in the plugin it is for", () => {
     "10-anchor-original.conf",
     "10-anchor.conflist",
     "10-octopus-host-local.conf",
+    "10-ratchet.conflist",
     "anchor-etcd.conf",
   ]);
+  // The originals stay as they were; every other sample is for Kubernetes, where containerd and CRI-O
+  // pass pod annotations to a plugin that declares the capability.
+  const originals = ["01-ratchet.conf", "10-anchor-original.conf"];
   for (const name of names) {
     const raw = readConf(name);
     const plugins = raw.plugins
@@ -50,6 +55,14 @@ Deno.test("every sample config in conf/ loads in the plugin it is for", () => {
         assert.ok(conf.masters.length > 0, name);
       }
       if (p.ipam?.type === "anchor") assert.ok(loadAnchorConf(p, ENV).store, name);
+      if (p.type === "ratchet") {
+        const conf = loadRatchetConf(p);
+        // containerd demands an interface named CNI_IFNAME in the result; loopback makes none.
+        if (!originals.includes(name)) assert.notEqual(conf.bootNetwork?.type, "loopback", name);
+      }
+      if (["octopus", "ratchet", "macvlan"].includes(p.type) && !originals.includes(name)) {
+        assert.equal((p.capabilities as any)?.["io.kubernetes.cri.pod-annotations"], true, name);
+      }
     }
   }
   assert.equal(readConf("01-ratchet.conf").type, "ratchet");
