@@ -19,6 +19,42 @@ const ignore = support.ignore;
 const NS = "cri-e2e";
 const CAPABILITY = "io.kubernetes.cri.pod-annotations";
 
+/** Host places a careless containerd or plugin would write to; none may change. */
+const HOST_PATHS = ["/etc/cni", "/opt/cni", "/etc/containerd", "/opt/containerd", "/var/lib/containerd"];
+/** Interfaces the configs below make: in the node's namespace, never in the host's. */
+const OUR_LINKS = ["cni0", "cni-boot0", "cni-dlg0", "eth0.2", "eth0.3"];
+
+/**
+ * A CRI test that also checks the host: no file under HOST_PATHS newer than the test's start, and none
+ * of the configs' interfaces in the host's namespace.
+ */
+function criTest(name: string, fn: (t: Deno.TestContext) => Promise<void>): void {
+  Deno.test({
+    name,
+    ignore,
+    async fn(t) {
+      const stamp = await Deno.makeTempFile({ prefix: "rt-cri-stamp-" });
+      try {
+        await fn(t);
+        const present = HOST_PATHS.filter((p) => {
+          try {
+            return Deno.statSync(p) && true;
+          } catch {
+            return false;
+          }
+        });
+        const changed = present.length ? await sh("find", ...present, "-newer", stamp) : "";
+        assert.equal(changed.trim(), "", "files changed on the host");
+        const hostLinks = (JSON.parse(await sh("ip", "-j", "link", "show")) as { ifname: string }[])
+          .map((l) => l.ifname);
+        assert.deepEqual(hostLinks.filter((n) => OUR_LINKS.includes(n)), [], "interfaces made on the host");
+      } finally {
+        await Deno.remove(stamp);
+      }
+    },
+  });
+}
+
 /** The interface named `ifname` in a pod's namespace, as `ip -j -d link show` reports it. */
 async function podLink(netns: string, ifname: string): Promise<any> {
   const out = await inNetns(netns, "ip", "-j", "-d", "link", "show", "dev", ifname).catch(() => "[]");
@@ -101,31 +137,26 @@ async function octopusPods(
   assert.deepEqual(await keys(storeDir, "/anchor/ip/"), {}, "no address guard left");
 }
 
-Deno.test({
-  name: "CRI: octopus + anchor on the embedded store, the subnet from the config's args",
-  ignore,
-  async fn() {
-    await using lab = await OctopusLab.create(0);
-    const storeDir = `${lab.tmp}/store`;
-    await octopusPods(lab, storeDir, {
-      cniVersion: "1.0.0",
-      name: "anchor",
-      plugins: [{
-        type: "octopus",
-        octopus: { [lab.lans[0].subnet]: lab.lans[0].master, [lab.lans[1].subnet]: lab.lans[1].master },
-        mode: "bridge",
-        args: { cni: { "cni.anchor.org/subnet": lab.lans[0].subnet } },
-        log_file: `${lab.tmp}/anchor.log`,
-        ipam: { type: "anchor", store: storeDir },
-      }],
-    }, 0);
-  },
+criTest("CRI: octopus + anchor on the embedded store, the subnet from the config's args", async () => {
+  await using lab = await OctopusLab.create(0);
+  const storeDir = `${lab.tmp}/store`;
+  await octopusPods(lab, storeDir, {
+    cniVersion: "1.0.0",
+    name: "anchor",
+    plugins: [{
+      type: "octopus",
+      octopus: { [lab.lans[0].subnet]: lab.lans[0].master, [lab.lans[1].subnet]: lab.lans[1].master },
+      mode: "bridge",
+      args: { cni: { "cni.anchor.org/subnet": lab.lans[0].subnet } },
+      log_file: `${lab.tmp}/anchor.log`,
+      ipam: { type: "anchor", store: storeDir },
+    }],
+  }, 0);
 });
 
-Deno.test({
-  name: "CRI: conf/10-anchor.conflist with the subnet only from pod annotations (capability, no API server)",
-  ignore,
-  async fn() {
+criTest(
+  "CRI: conf/10-anchor.conflist with the subnet only from pod annotations (capability, no API server)",
+  async () => {
     await using lab = await OctopusLab.create(0);
     const storeDir = `${lab.tmp}/store`;
     const conflist = JSON.parse(
@@ -141,17 +172,16 @@ Deno.test({
     // The second LAN: the annotation, not the first entry, picks the master.
     await octopusPods(lab, storeDir, conflist, 1, { "cni.anchor.org/subnet": lab.lans[1].subnet });
   },
-});
+);
 
 /** `ratchet ARGS` through the launcher, as an operator runs it; throws with its output on failure. */
 async function ratchetCli(...args: string[]): Promise<string> {
   return await sh(`${binDir()}/ratchet`, ...args);
 }
 
-Deno.test({
-  name: "CRI: ratchet links pods over a boot network that makes eth0, by topology and by pod annotations",
-  ignore,
-  async fn(t) {
+criTest(
+  "CRI: ratchet links pods over a boot network that makes eth0, by topology and by pod annotations",
+  async (t) => {
     await using nodes = await TempNetns.create(["node"]);
     const tmp = await Deno.makeTempDir({ prefix: "rt-cri-ratchet-" });
     const node = `node-${nodes.name(0).slice(-8)}`;
@@ -267,12 +297,11 @@ Deno.test({
       await Deno.remove(tmp, { recursive: true });
     }
   },
-});
+);
 
-Deno.test({
-  name: "CRI: a loopback boot network cannot start an eligible pod; ratchet's log says why, nothing is left",
-  ignore,
-  async fn() {
+criTest(
+  "CRI: a loopback boot network cannot start an eligible pod; ratchet's log says why, nothing is left",
+  async () => {
     await using nodes = await TempNetns.create(["node"]);
     const tmp = await Deno.makeTempDir({ prefix: "rt-cri-ratchet-" });
     try {
@@ -323,4 +352,4 @@ Deno.test({
       await Deno.remove(tmp, { recursive: true });
     }
   },
-});
+);

@@ -388,7 +388,7 @@ export class CriRuntime implements AsyncDisposable {
   /** Polls `cond` with capped, jittered backoff until it holds; throws after READY_WITHIN_MS. */
   async #until(what: string, cond: () => Promise<boolean>): Promise<void> {
     const until = Date.now() + READY_WITHIN_MS;
-    for (let delay = 25;; delay = Math.min(delay * 2, 400)) {
+    for (let delay = 25;; delay = Math.min(delay * 2, 200)) {
       if (await cond()) return;
       if (this.#exited) throw new Error(`containerd exited before ${what}`);
       if (Date.now() > until) throw new Error(`${what}: not within ${READY_WITHIN_MS} ms`);
