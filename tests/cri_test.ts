@@ -1,8 +1,8 @@
 /**
  * The Kubernetes path end to end: crictl (in place of kubelet) asks a private containerd over CRI to
  * run pod sandboxes, and containerd's CRI plugin runs our plugins through go-cni/libcni, inside a node
- * namespace (tests/lib/cri.ts). Skipped, with the reason printed, where ../shared/cri is missing; with
- * CI=true a missing containerd or crictl fails instead.
+ * namespace (tests/lib/cri.ts). Ignored, the reason in the test's name, where ../shared/cri is missing;
+ * with CI=true a missing containerd or crictl fails instead.
  */
 import assert from "node:assert/strict";
 import { openStore, type Store } from "../mod/store/mod.ts";
@@ -13,7 +13,6 @@ import { binDir } from "./lib/plugin.ts";
 import { childPids, eventually } from "./lib/ratchet_lab.ts";
 
 const support = criSupport();
-if (support.ignore) console.error(`cri_test.ts: skipped: ${support.reason}`);
 const ignore = support.ignore;
 
 const NS = "cri-e2e";
@@ -30,7 +29,8 @@ const OUR_LINKS = ["cni0", "cni-boot0", "cni-dlg0", "eth0.2", "eth0.3"];
  */
 function criTest(name: string, fn: (t: Deno.TestContext) => Promise<void>): void {
   Deno.test({
-    name,
+    // As every ignored test here: its name says why.
+    name: ignore ? `${name} (ignored: ${support.reason})` : name,
     ignore,
     async fn(t) {
       const stamp = await Deno.makeTempFile({ prefix: "rt-cri-stamp-" });
