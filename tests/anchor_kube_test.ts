@@ -130,6 +130,40 @@ for (const kind of STORE_KINDS) {
         assert.deepEqual(other.json.ips, [{ address: "10.0.1.10/24", gateway: "10.0.1.9" }]);
       });
 
+      await step(
+        "annotations the runtime passes replace the API: no GET; config keys still win",
+        async () => {
+          const before = api.requests.length;
+          const ann = { "cni.anchor.org/subnet": "10.0.1.0/24", "cni.anchor.org/gateway": "10.0.1.7" };
+          // "ghost" is unknown to the API: a GET would make this ADD fail with 103.
+          const r = await add("r1", "ghost", {
+            top: { runtimeConfig: { "io.kubernetes.cri.pod-annotations": ann } },
+          });
+          assert.equal(r.code, 0, r.stdout + r.stderr);
+          assert.deepEqual(r.json.ips, [{ address: "10.0.1.10/24", gateway: "10.0.1.7" }]);
+          assert.equal(
+            (await records(s.store)).get("r1")![3],
+            "unknown",
+            "only the API knows the controller",
+          );
+          const over = await add("r2", "ghost", {
+            top: {
+              runtimeConfig: {
+                "io.kubernetes.cri.pod-annotations": ann,
+                "cni.anchor.org/gateway": "10.0.1.9",
+              },
+            },
+          });
+          assert.deepEqual(over.json.ips, [{ address: "10.0.1.11/24", gateway: "10.0.1.9" }]);
+          assert.equal(api.requests.length, before, "no request reached the API server");
+          const bad = await add("r3", "ghost", {
+            top: { runtimeConfig: { "io.kubernetes.cri.pod-annotations": { "cni.anchor.org/subnet": 7 } } },
+          });
+          assert.equal(bad.json.code, 7, bad.stdout);
+          assert.match(bad.json.msg, /io\.kubernetes\.cri\.pod-annotations.*must be a string/);
+        },
+      );
+
       await step("the top-level kubernetes block serves when ipam has none", async () => {
         const r = await callAnchor({
           command: "ADD",

@@ -297,4 +297,18 @@ Deno.test("CLUSTER_NETWORK parsing and the rendered octopus map", () => {
   });
   assert.deepEqual((conf.plugins as any[])[0].master, "eth0.2");
   assert.equal((conf.plugins as any[])[0].ipam.etcd_endpoints, "http://127.0.0.1:2379");
+  // Pod annotations from containerd / CRI-O in runtimeConfig, in both modes (macvlan hands its stdin to anchor).
+  for (const mode of ["octopus", "macvlan"] as const) {
+    const c = renderConflist({
+      mode,
+      octopus: { "10.0.2.0/24": "eth0.2" },
+      items,
+      store: "/var/lib/cni/anchor",
+    });
+    assert.deepEqual(
+      (c.plugins as any[])[0].capabilities,
+      { "io.kubernetes.cri.pod-annotations": true },
+      mode,
+    );
+  }
 });

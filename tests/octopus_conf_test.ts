@@ -8,6 +8,7 @@ import { parseAllDocuments } from "yaml";
 import { loadAnchorConf } from "../mod/anchor/config.ts";
 import type { CniEnv, NetConf } from "../mod/cni/mod.ts";
 import { loadOctopusConf } from "../mod/octopus/mod.ts";
+import { loadRatchetConf } from "../mod/ratchet/conf.ts";
 import { openStore } from "../mod/store/mod.ts";
 import { startEtcd, type TestEtcd } from "./lib/etcd.ts";
 import { startKubeApi } from "./lib/kube_api.ts";
@@ -37,8 +38,12 @@ Deno.test("every sample config in conf/ loads in the plugin it is for", () => {
     "10-anchor-original.conf",
     "10-anchor.conflist",
     "10-octopus-host-local.conf",
+    "10-ratchet.conflist",
     "anchor-etcd.conf",
   ]);
+  // The originals stay as they were; every other sample is for Kubernetes, where containerd and CRI-O
+  // pass pod annotations to a plugin that declares the capability.
+  const originals = ["01-ratchet.conf", "10-anchor-original.conf"];
   for (const name of names) {
     const raw = readConf(name);
     const plugins = raw.plugins
@@ -50,6 +55,14 @@ Deno.test("every sample config in conf/ loads in the plugin it is for", () => {
         assert.ok(conf.masters.length > 0, name);
       }
       if (p.ipam?.type === "anchor") assert.ok(loadAnchorConf(p, ENV).store, name);
+      if (p.type === "ratchet") {
+        const conf = loadRatchetConf(p);
+        // containerd demands an interface named CNI_IFNAME in the result; loopback makes none.
+        if (!originals.includes(name)) assert.notEqual(conf.bootNetwork?.type, "loopback", name);
+      }
+      if (["octopus", "ratchet", "macvlan"].includes(p.type) && !originals.includes(name)) {
+        assert.equal((p.capabilities as any)?.["io.kubernetes.cri.pod-annotations"], true, name);
+      }
     }
   }
   assert.equal(readConf("01-ratchet.conf").type, "ratchet");
@@ -156,8 +169,10 @@ Deno.test("the original 10-anchor.conf works as it is: kubeconfig + policy, etcd
     assert.equal(link.link_index, await lab.nodeIfindex("eth0.2"));
     const svc = await ipJson(lab.pods[0], "route", "show", "10.96.0.0/12");
     assert.equal(svc[0]?.gateway, "10.0.1.8", "service range via the node, as the original routed it");
-    assert.ok(
-      api.requests.some((q) => q.path === "/api/v1/namespaces/shop/pods/web-0" && q.auth === "token"),
+    // octopus (for the master) and anchor (for the pool) read the same pod: one GET between them.
+    assert.deepEqual(
+      api.requests.filter((q) => q.path.includes("/pods/")).map((q) => [q.path, q.auth]),
+      [["/api/v1/namespaces/shop/pods/web-0", "token"]],
     );
 
     const check = await openEtcdStore(etcd);

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs the style gate (deno fmt --check, deno lint, deno check), then every test, as root, on a Debian machine. Installs what the tests need when it is missing:
 # deno (from npm, into .tools/), and Debian's etcd-server, containernetworking-plugins, iproute2,
-# openssl, chromium, graphviz, iputils-ping, time, curl, util-linux (mount, nsenter) and sqlite3 (the store tests
-# read and edit the embedded store with it, as README tells people to). Extra arguments go to `deno test` (e.g. a single file).
+# openssl, chromium, graphviz, iputils-ping, time, curl, util-linux (mount, nsenter), sqlite3 (the store tests
+# read and edit the embedded store with it, as README tells people to), and for the CRI tests containerd,
+# runc, xz-utils and gcc + libc6-dev (unless busybox-static is there). Extra arguments go to `deno test`
+# (e.g. a single file).
 # The last line is "N passed, N failed", which CI reads.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +21,14 @@ command -v ping >/dev/null || missing+=(iputils-ping)
 command -v curl >/dev/null || missing+=(curl)
 command -v nsenter >/dev/null || missing+=(util-linux)
 command -v sqlite3 >/dev/null || missing+=(sqlite3)
+# The Kubernetes path (tests/cri_test.ts): containerd's CRI plugin, runc, and a static pause binary.
+command -v containerd >/dev/null || missing+=(containerd)
+command -v runc >/dev/null || missing+=(runc)
+command -v xz >/dev/null || missing+=(xz-utils)
+if ! { [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; }; then # no busybox-static
+  command -v gcc >/dev/null || missing+=(gcc)
+  compgen -G '/usr/lib/*/libc.a' >/dev/null || missing+=(libc6-dev)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]}" >&2
   apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null \

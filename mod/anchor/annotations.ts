@@ -14,11 +14,10 @@ import {
   parseIpOrReason,
 } from "../ip/mod.ts";
 import { checkGateway, checkSubnet } from "../ipam/mod.ts";
+import { GATEWAY_ANNOTATION, ROUTES_ANNOTATION, SUBNET_ANNOTATION } from "./keys.ts";
 import type { PodInfo } from "./pod.ts";
 
-export const SUBNET_ANNOTATION = "cni.anchor.org/subnet";
-export const GATEWAY_ANNOTATION = "cni.anchor.org/gateway";
-export const ROUTES_ANNOTATION = "cni.anchor.org/routes";
+export { GATEWAY_ANNOTATION, ROUTES_ANNOTATION, SUBNET_ANNOTATION };
 
 /** Where the pod goes, read from its annotations. */
 export interface PodNetwork {

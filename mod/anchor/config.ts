@@ -1,10 +1,9 @@
 /**
  * anchor's network configuration: the original 10-anchor.conf's `ipam` section, read unchanged, plus
- * `store`, `namespace` and the annotation keys a runtime without Kubernetes passes in `args.cni` or
- * `runtimeConfig`.
+ * `store` and `namespace`. The pod's annotation keys are read per ADD by mod/kube/lookup.ts.
  */
 import type { CniEnv, Dns, NetConf } from "../cni/mod.ts";
-import { configError, envVar, type GcGrace, gcGrace } from "../cni/mod.ts";
+import { configError, type GcGrace, gcGrace } from "../cni/mod.ts";
 import {
   type Cidr,
   formatCidr,
@@ -13,10 +12,8 @@ import {
   parseCidrOrReason,
   parseIpOrReason,
 } from "../ip/mod.ts";
+import { kubeBlocks } from "../kube/lookup.ts";
 import { type StoreSettings, StoreSettingsError, storeSettingsFromConfig } from "../store/mod.ts";
-
-/** The prefix of every pod annotation anchor reads. */
-export const ANNOTATION_PREFIX = "cni.anchor.org/";
 
 /** The validated configuration every verb works from. */
 export interface AnchorConf {
@@ -29,13 +26,6 @@ export interface AnchorConf {
   namespace?: string;
   serviceIpnet?: Cidr;
   nodeIps: IpAddr[];
-  /**
-   * The `kubernetes` and `policy` blocks (the ipam section's, else the top level's) for mod/kube;
-   * undefined when neither is given and the plugin is not in a pod, so mod/kube is never loaded.
-   */
-  kube?: { kubernetes?: unknown; policy?: unknown };
-  /** `cni.anchor.org/*` keys from `args.cni`, overridden by `runtimeConfig`'s; they win over the pod's. */
-  annotations: Record<string, string>;
   dns?: Dns;
   /** GC keeps records younger than `ipam.gc_grace_seconds` (default 300). */
   gcGrace: GcGrace;
@@ -54,8 +44,8 @@ export function loadAnchorConf(netConf: NetConf, _env: CniEnv): AnchorConf {
     );
   }
   if (typeof netConf.name !== "string" || netConf.name === "") throw configError("name", "is required");
-  const kubernetes = ipam.kubernetes ?? netConf.kubernetes;
-  const policy = ipam.policy ?? netConf.policy;
+  // Checked here so a bad block is code 7 at once; mod/kube/lookup.ts reads them when it asks the API.
+  const { kubernetes, policy } = kubeBlocks(netConf);
   if (kubernetes !== undefined && !isObject(kubernetes)) {
     throw configError("ipam.kubernetes", "must be an object");
   }
@@ -70,10 +60,6 @@ export function loadAnchorConf(netConf: NetConf, _env: CniEnv): AnchorConf {
     node: nodeName || Deno.hostname(),
     nodeIps: nodeIps(ipam.node_ips),
     gcGrace: gcGrace(ipam, "ipam"),
-    annotations: {
-      ...annotationsIn(netConf.args?.cni, "args.cni"),
-      ...annotationsIn(netConf.runtimeConfig, "runtimeConfig"),
-    },
   };
   if (ipam.namespace !== undefined) {
     if (typeof ipam.namespace !== "string" || !/^[^\s/,]+$/.test(ipam.namespace)) {
@@ -83,9 +69,6 @@ export function loadAnchorConf(netConf: NetConf, _env: CniEnv): AnchorConf {
   }
   if (ipam.service_ipnet !== undefined && ipam.service_ipnet !== "") {
     conf.serviceIpnet = serviceIpnet(ipam.service_ipnet);
-  }
-  if (kubernetes !== undefined || policy !== undefined || envVar("KUBERNETES_SERVICE_HOST")) {
-    conf.kube = { kubernetes, policy };
   }
   const dns = ipam.dns ?? netConf.dns;
   if (dns !== undefined) {
@@ -126,18 +109,6 @@ function nodeIps(v: unknown): IpAddr[] {
     }
     return ip;
   });
-}
-
-function annotationsIn(block: unknown, field: string): Record<string, string> {
-  if (block === undefined || block === null) return {};
-  if (!isObject(block)) throw configError(field, "must be an object");
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(block)) {
-    if (!k.startsWith(ANNOTATION_PREFIX)) continue;
-    if (typeof v !== "string") throw configError(`${field}["${k}"]`, "must be a string, as an annotation is");
-    out[k] = v;
-  }
-  return out;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

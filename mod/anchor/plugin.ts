@@ -58,7 +58,7 @@ export interface AnchorAdd {
 }
 
 async function add({ conf, netConf, env }: Invocation<AnchorConf>): Promise<AnchorAdd> {
-  const pod = await podInfo(conf, env);
+  const pod = await podInfo(conf, netConf, env);
   const net = podNetwork(pod);
   return await withStore(conf.store, async (store) => {
     const a = await allocate(store, {

@@ -1,8 +1,9 @@
 /**
- * Who the pod is and what its annotations say: from the Kubernetes API when one is configured and
- * CNI_ARGS names the pod, overlaid with the `cni.anchor.org/*` keys of the network config.
+ * Who the pod is and what its annotations say, through mod/kube's one pod-metadata lookup (config keys,
+ * then the runtime's annotations, else the Kubernetes API).
  */
-import { type CniEnv, CniError, ErrorCode } from "../cni/mod.ts";
+import { type CniEnv, CniError, ErrorCode, type NetConf } from "../cni/mod.ts";
+import { lookupPod, podRefOf } from "../kube/lookup.ts";
 import type { AnchorConf } from "./config.ts";
 
 /** The pod as ADD sees it. */
@@ -10,7 +11,7 @@ export interface PodInfo {
   namespace: string;
   /** Empty when CNI_ARGS does not name the pod (a runtime without Kubernetes). */
   name: string;
-  /** The controller's name, or "unknown" as the original wrote when there is none. */
+  /** The controller's name, or "unknown" as the original wrote when there is none (or only the API knows it). */
   controller: string;
   /** Labels and annotations merged (annotations win), then the config's keys on top. */
   meta: Record<string, string>;
@@ -20,36 +21,24 @@ export interface PodInfo {
 export const NO_CONTROLLER = "unknown";
 
 /**
- * Gathers the pod's metadata. The API is asked only when Kubernetes is configured and CNI_ARGS carries
- * K8S_POD_NAMESPACE and K8S_POD_NAME; mod/kube is loaded only then.
+ * Gathers the pod's metadata by mod/kube/lookup.ts's rule; within one process (octopus running anchor)
+ * the pod is fetched at most once.
  * @throws CniError 103 when the API says the pod does not exist; KubeRequestError (temporary: code 11)
  *   when it cannot be reached.
  */
-export async function podInfo(conf: AnchorConf, env: CniEnv): Promise<PodInfo> {
-  const k8sNamespace = env.args.get("K8S_POD_NAMESPACE") ?? "";
-  const name = env.args.get("K8S_POD_NAME") ?? "";
-  const pod: PodInfo = {
-    namespace: k8sNamespace || conf.namespace || "default",
-    name,
-    controller: NO_CONTROLLER,
-    meta: {},
-  };
-  if (conf.kube && k8sNamespace && name) {
-    const kube = await import("../kube/mod.ts");
-    const settings = kube.kubeSettingsFromConfig(conf.kube);
-    if (settings) {
-      using client = await kube.openKube(settings);
-      const found = await client.getPod(k8sNamespace, name);
-      if (!found) {
-        throw new CniError(
-          ErrorCode.NotFound,
-          `pod ${k8sNamespace}/${name} does not exist in the Kubernetes API at ${client.server}`,
-        );
-      }
-      pod.meta = kube.podMetadata(found);
-      pod.controller = (await client.podController(found)) ?? NO_CONTROLLER;
-    }
+export async function podInfo(conf: AnchorConf, netConf: NetConf, env: CniEnv): Promise<PodInfo> {
+  const ref = podRefOf(env);
+  const found = await lookupPod(netConf, ref, { controller: true });
+  if (found.notFoundAt) {
+    throw new CniError(
+      ErrorCode.NotFound,
+      `pod ${ref!.namespace}/${ref!.name} does not exist in the Kubernetes API at ${found.notFoundAt}`,
+    );
   }
-  pod.meta = { ...pod.meta, ...conf.annotations };
-  return pod;
+  return {
+    namespace: env.args.get("K8S_POD_NAMESPACE") || conf.namespace || "default",
+    name: env.args.get("K8S_POD_NAME") ?? "",
+    controller: found.controller ?? NO_CONTROLLER,
+    meta: found.meta,
+  };
 }

@@ -24,6 +24,7 @@ export { checkNoExecLoop } from "./nesting.ts";
 export {
   appendResult,
   convertResult,
+  criResultProblem,
   type Dns,
   type Interface,
   type IpConfig,

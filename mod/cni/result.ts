@@ -206,3 +206,16 @@ export function appendResult(base: Result, extra: Result): Result {
     dns: base.dns ?? extra.dns,
   };
 }
+
+/**
+ * Why a CRI runtime would refuse this ADD result, or undefined when it would take it. containerd
+ * (go-cni) and CRI-O read the pod's IP from the interface named CNI_IFNAME in the sandbox, and fail
+ * RunPodSandbox with "failed to find network info for sandbox" when that interface or its address is
+ * missing (observed with containerd 1.6; ../shared/cri/README.md). libcni and podman do not ask for it.
+ */
+export function criResultProblem(result: Result, ifname: string): string | undefined {
+  const index = (result.interfaces ?? []).findIndex((i) => i.name === ifname && i.sandbox);
+  if (index >= 0 && (result.ips ?? []).some((ip) => ip.interface === index)) return undefined;
+  return `the result has no interface ${ifname} (CNI_IFNAME) with an address in the pod: containerd and ` +
+    `CRI-O fail such a pod with "failed to find network info for sandbox"`;
+}

@@ -2,6 +2,7 @@
  * The CNI config `anchor install` writes: a conflist with octopus (or Debian's macvlan) over anchor
  * IPAM, marked as ours so a later run may replace it and nobody else's is clobbered.
  */
+import { POD_ANNOTATIONS_CAPABILITY } from "../kube/lookup.ts";
 import { PROGRAM_VERSION } from "../role.ts";
 import type { ClusterNetworkItem } from "./cluster_network.ts";
 import { GENERATED_BY } from "./files.ts";
@@ -67,6 +68,8 @@ export function renderConflist(input: RenderInput): Record<string, unknown> {
   const plugin: Record<string, unknown> = input.mode === "octopus"
     ? { type: "octopus", octopus: input.octopus }
     : { type: "macvlan", master: Object.values(input.octopus)[0] };
+  // containerd and CRI-O then pass the pod's annotations in runtimeConfig: no API GET for them.
+  plugin.capabilities = { [POD_ANNOTATIONS_CAPABILITY]: true };
   if (input.macvlanMode) plugin.mode = input.macvlanMode;
   if (input.mtu) plugin.mtu = input.mtu;
   if (input.kubeconfig && input.mode === "octopus") plugin.kubernetes = { kubeconfig: input.kubeconfig };

@@ -2,7 +2,8 @@
  * A minimal, read-only Kubernetes API client: the pod metadata anchor and ratchet need.
  *
  * Configured by the original anchor's `kubernetes` and `policy` blocks, or the in-cluster service
- * account. Plain fetch; the YAML parser loads only when a kubeconfig is used.
+ * account. Plain fetch; the YAML parser loads only when a kubeconfig is used. The plugins do not import
+ * this module: they call lookup.ts (the one pod-metadata rule), which loads it only when the API is asked.
  *
  * @example
  * ```ts

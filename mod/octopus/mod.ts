@@ -12,4 +12,4 @@ export {
 export { MasterDownError, MasterMissingError, NoAddressError, UnknownSubnetError } from "./errors.ts";
 export { chooseMaster, masterForAddress, masterForSubnet } from "./master.ts";
 export { octopusPlugin } from "./plugin.ts";
-export { SUBNET_KEY, subnetAnnotation } from "./pod.ts";
+export { subnetAnnotation } from "./pod.ts";

@@ -7,6 +7,7 @@ import {
   appendResult,
   type CniEnv,
   CniError,
+  criResultProblem,
   ErrorCode,
   execPlugin,
   type Invocation,
@@ -226,7 +227,12 @@ async function addEligible({ conf, env, store, self, labels, links }: AddRequest
   }
   log.info("links settled", { made: outcome.made.length, pending: outcome.pending.map((l) => l.id) });
   stack.move();
-  return appendResult(result, linksResult(outcome.made, env.netns, conf.cniVersion));
+  const out = appendResult(result, linksResult(outcome.made, env.netns, conf.cniVersion));
+  const criProblem = criResultProblem(out, env.ifname);
+  if (criProblem) {
+    log.warn(`${criProblem}; give boot_network a plugin that makes ${env.ifname} (bridge, ptp)`);
+  }
+  return out;
 }
 
 /** Eligibility of a container ADD left no record of: asked again, and "not ours" when nobody can say. */

@@ -1,9 +1,9 @@
 /**
- * Where a pod's labels come from: the Kubernetes API when configured, else (or when the API does
- * not make the pod eligible) the topology `ratchet apply` wrote to the store, so that runtimes
- * without Kubernetes work the same way.
+ * Where a pod's labels come from: mod/kube's one pod-metadata lookup (the runtime's annotations, else
+ * the Kubernetes API), else (or when that does not make the pod eligible) the topology `ratchet apply`
+ * wrote to the store, so that runtimes without Kubernetes work the same way.
  */
-import { configError } from "../cni/mod.ts";
+import { lookupPod } from "../kube/lookup.ts";
 import { parsePodLinks, type PodLinks } from "../links/mod.ts";
 import type { Store } from "../store/mod.ts";
 import type { RatchetConf } from "./conf.ts";
@@ -15,30 +15,13 @@ export interface PodMeta extends PodLinks {
   annotations: Record<string, string>;
   /** spec.nodeName, when the API served the pod. */
   nodeName?: string;
-  from: "kubernetes" | "store" | "none";
+  from: "runtime" | "kubernetes" | "store" | "none";
 }
 
 interface StorePod {
   node?: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
-}
-
-async function fromKubernetes(conf: RatchetConf, namespace: string, name: string) {
-  if (!conf.kube) return undefined;
-  const { KubeConfigError, kubeSettingsFromConfig, openKube } = await import("../kube/mod.ts");
-  let settings;
-  try {
-    settings = kubeSettingsFromConfig(conf.kube);
-  } catch (e) {
-    if (e instanceof KubeConfigError) throw configError(e.field, e.detail);
-    throw e;
-  }
-  if (!settings) return undefined;
-  using kube = await openKube(settings).catch((e) => {
-    throw e instanceof KubeConfigError ? configError(e.field, e.detail) : e;
-  });
-  return await kube.getPod(namespace, name);
 }
 
 /**
@@ -51,7 +34,10 @@ export async function podMeta(
   namespace: string,
   name: string,
 ): Promise<PodMeta> {
-  const pod = await fromKubernetes(conf, namespace, name);
+  const found = await lookupPod(conf.raw, { namespace, name });
+  // As anchor reads its keys: a ratchet key may be a label or an annotation, the annotation winning.
+  // A runtime passes annotations only, so there the keys must be annotations.
+  const pod = found.source === "none" ? undefined : { ...found, labels: found.meta };
   const meta = (
     labels: Record<string, string> = {},
     annotations: Record<string, string> = {},
@@ -67,10 +53,10 @@ export async function podMeta(
     return out;
   };
   if (pod) {
-    const api = meta(pod.labels, pod.annotations, "kubernetes");
+    const api = meta(pod.labels, pod.annotations, pod.source);
     if (api.eligible) return api;
   }
   const stored = parseRecord<StorePod>(await store.get(KEY.pod(namespace, name)));
   if (stored) return meta(stored.labels, stored.annotations, "store");
-  return pod ? meta(pod.labels, pod.annotations, "kubernetes") : meta({}, {}, "none");
+  return pod ? meta(pod.labels, pod.annotations, pod.source) : meta({}, {}, "none");
 }
