@@ -30,16 +30,22 @@ for (const name of ["CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME",
   });
 }
 
-Deno.test("KUBERNETES_SERVICE_HOST that is not UTF-8 is code 4 naming it (anchor reads it at loadConf)", async () => {
-  const r = await withBadBytes("KUBERNETES_SERVICE_HOST", "anchor", {
-    cniVersion: "1.0.0",
-    name: "n",
-    type: "anchor",
-    ipam: { type: "anchor", store: "/nonexistent" },
+for (const role of ["anchor", "octopus"]) {
+  Deno.test(`KUBERNETES_SERVICE_HOST that is not UTF-8 is code 4 naming it (${role} looks the pod up)`, async () => {
+    const ipam = { type: "anchor", store: "/nonexistent" };
+    const r = await runPlugin(role, {
+      ...ADD,
+      // Naming a pod makes the role ask mod/kube, which reads the in-cluster variables.
+      cniArgs: "K8S_POD_NAMESPACE=default;K8S_POD_NAME=web-1",
+      conf: role === "anchor"
+        ? { cniVersion: "1.0.0", name: "n", type: "anchor", ipam }
+        : { cniVersion: "1.0.0", name: "n", type: "octopus", octopus: { "10.0.1.0/24": "eth0" }, ipam },
+      prefix: ["bash", "-c", `export KUBERNETES_SERVICE_HOST=$(printf '\\xff\\xfe'); exec "$@"`, "bash"],
+    });
+    assert.equal(r.json?.code, 4, r.stdout + r.stderr);
+    assert.match(r.json.msg, /^KUBERNETES_SERVICE_HOST is not valid UTF-8 text/);
   });
-  assert.equal(r.json?.code, 4, r.stdout + r.stderr);
-  assert.match(r.json.msg, /^KUBERNETES_SERVICE_HOST is not valid UTF-8 text/);
-});
+}
 
 /** Runs the role with only PATH and `env`: no CNI_COMMAND unless `env` has one. */
 function bare(role: string, env: Record<string, string>) {

@@ -120,7 +120,6 @@ Deno.test("conf: the original sample reads as it is; nested configs inherit cniV
   assert.equal(conf.delegate.cniVersion, "0.3.1");
   assert.deepEqual(conf.bootNetwork, { type: "loopback", cniVersion: "0.3.1", name: "ratchet-demo" });
   assert.equal(conf.childTimeoutMs, 120_000);
-  assert.equal(conf.kube, undefined);
 });
 
 Deno.test("conf: problems name their field", () => {

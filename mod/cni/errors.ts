@@ -47,17 +47,25 @@ export class CniError extends Error {
  *
  * Libraries stay ignorant of CNI and say what went wrong through fields: `temporary: true`
  * (an unreachable store or API server) becomes code 11, `io: true` (a store file that cannot be read or
- * written) code 5, an `errno` name (a netlink failure) code 101, and a `field` name (a settings error
- * naming what the user wrote) code 7.
+ * written) code 5, an `errno` name (a netlink failure) code 101, a `field` name (a settings error
+ * naming what the user wrote) code 7, and an `environment` name (a process environment variable whose
+ * value is unusable, e.g. not UTF-8) code 4.
  */
 export function toCniError(e: unknown): CniError {
   if (e instanceof CniError) return e;
   if (e instanceof Error) {
-    const fields = e as Error & { temporary?: boolean; io?: boolean; errno?: string; field?: string };
+    const fields = e as Error & {
+      temporary?: boolean;
+      io?: boolean;
+      errno?: string;
+      field?: string;
+      environment?: string;
+    };
     if (fields.temporary === true) return new CniError(ErrorCode.TryAgainLater, e.message);
     if (fields.io === true) return new CniError(ErrorCode.IoFailure, e.message);
     if (typeof fields.errno === "string") return new CniError(ErrorCode.Netlink, e.message, fields.errno);
     if (typeof fields.field === "string") return new CniError(ErrorCode.InvalidNetworkConfig, e.message);
+    if (typeof fields.environment === "string") return new CniError(ErrorCode.InvalidEnvironment, e.message);
     return new CniError(ErrorCode.Internal, e.message || e.name);
   }
   return new CniError(ErrorCode.Internal, String(e));

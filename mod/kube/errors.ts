@@ -16,6 +16,17 @@ export class KubeConfigError extends Error {
   }
 }
 
+/**
+ * An environment variable the client reads (KUBERNETES_SERVICE_HOST, _PORT) is not UTF-8 text.
+ * mod/kube stays free of CNI, so it says so through `environment`, which the CNI layer maps to code 4.
+ */
+export class KubeEnvironmentError extends Error {
+  constructor(readonly environment: string) {
+    super(`${environment} is not valid UTF-8 text`);
+    this.name = "KubeEnvironmentError";
+  }
+}
+
 /** Why a request to the API server failed, in words a caller can branch on. */
 export type KubeFailure =
   /** TCP connect failed (refused, no route, name not resolved). */

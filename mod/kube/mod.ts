@@ -19,7 +19,7 @@
  * @module
  */
 export { KubeClient, openKube } from "./client.ts";
-export { KubeConfigError, type KubeFailure, KubeRequestError } from "./errors.ts";
+export { KubeConfigError, KubeEnvironmentError, type KubeFailure, KubeRequestError } from "./errors.ts";
 export { podMetadata } from "./pod.ts";
 export {
   DEFAULT_TIMEOUT_MS,

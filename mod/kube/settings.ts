@@ -1,4 +1,4 @@
-import { KubeConfigError } from "./errors.ts";
+import { KubeConfigError, KubeEnvironmentError } from "./errors.ts";
 
 /** The `kubernetes` block of the original anchor config. */
 export interface KubernetesConf {
@@ -126,9 +126,18 @@ const POLICY_FIELDS: [Exclude<keyof KubeOverrides, "server">, string][] = [
 function processEnv(): Record<string, string | undefined> {
   // Only the two names, so a plugin run with --allow-env limited to them still works.
   return {
-    KUBERNETES_SERVICE_HOST: Deno.env.get("KUBERNETES_SERVICE_HOST"),
-    KUBERNETES_SERVICE_PORT: Deno.env.get("KUBERNETES_SERVICE_PORT"),
+    KUBERNETES_SERVICE_HOST: readEnv("KUBERNETES_SERVICE_HOST"),
+    KUBERNETES_SERVICE_PORT: readEnv("KUBERNETES_SERVICE_PORT"),
   };
+}
+
+/** Deno.env.get throws on a value that is not UTF-8; that becomes an error naming the variable. */
+function readEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    throw new KubeEnvironmentError(name);
+  }
 }
 
 function inCluster(env: Record<string, string | undefined>, dir: string): KubeSettings["serviceAccount"] {

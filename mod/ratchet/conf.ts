@@ -45,8 +45,6 @@ export interface RatchetConf {
   node: string;
   /** GC leaves container records younger than `gc_grace_seconds` alone (an ADD may still be in flight). */
   gcGrace: GcGrace;
-  /** The `kubernetes` and `policy` blocks for mod/kube; undefined keeps mod/kube unloaded. */
-  kube?: { kubernetes?: unknown; policy?: unknown };
   vniStart: number;
   /** The config as it came, handed to the child so it reads exactly what ADD read. */
   raw: NetConf;
@@ -128,7 +126,6 @@ export function loadRatchetConf(netConf: NetConf): RatchetConf {
   if (nodeName !== undefined && (typeof nodeName !== "string" || nodeName.includes("/"))) {
     throw configError("kubernetes.node_name", "must be a node name");
   }
-  const inCluster = Deno.env.get("KUBERNETES_SERVICE_HOST") !== undefined;
   const conf: RatchetConf = {
     cniVersion: netConf.cniVersion,
     name: netConf.name,
@@ -147,6 +144,5 @@ export function loadRatchetConf(netConf: NetConf): RatchetConf {
   if (childPath) conf.childPath = childPath;
   const bootNetwork = nested(netConf, "boot_network");
   if (bootNetwork) conf.bootNetwork = bootNetwork;
-  if (kubernetes !== undefined || policy !== undefined || inCluster) conf.kube = { kubernetes, policy };
   return conf;
 }
