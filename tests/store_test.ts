@@ -1149,7 +1149,7 @@ Deno.test("no plugin path loads gRPC: the program's whole module graph, lazy imp
   assert.deepEqual(specifiers.filter((s) => /grpc|protobuf|etcd3/i.test(s)), []);
   assert.deepEqual(
     specifiers.filter((s) => s.startsWith("npm:")),
-    ["npm:/yaml@2.9.1"],
-    "yaml (the DSL) only",
+    ["npm:/@dagrejs/dagre@3.1.3", "npm:/yaml@2.9.1"],
+    "dagre (the picture) and yaml (the DSL) only; picture_test keeps both off every plugin's path",
   );
 });

@@ -233,7 +233,7 @@ async function settleVeth(
   const mine = endKey(link.local), theirs = endKey(link.remote);
   const myId = s.attach.container_id, peerId = peer.container_id;
   const deadline = Date.now() + waitMs;
-  return await retryCas(key, async (attempt) => {
+  return await retryCas(key, async () => {
     const kv = await s.store.get(key);
     const st = parseRecord<LinkState>(kv);
     const current = st?.kind === "veth" && st.ends[mine]?.container_id === myId &&
@@ -317,7 +317,6 @@ async function settleVeth(
     } finally {
       peerHandle.close();
     }
-    return LOST_RACE;
   });
 }
 
@@ -454,7 +453,6 @@ async function settleVxlan(
     }
     log.info(`vxlan ${link.id} end made`, { vni, remote });
     return { link, kind: "vxlan", mac: made.mac, mtu: made.mtu, created: true, following };
-    return LOST_RACE;
   });
 }
 
