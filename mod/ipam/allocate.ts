@@ -23,7 +23,14 @@ import { GatewayNotFoundError, NoPoolError, PoolExhaustedError } from "./errors.
 import { GUARD_PREFIX, guardKey, recordId, recordKey } from "./keys.ts";
 import { parsePool } from "./pool.ts";
 import { type AllocationRecord, encodeRecord } from "./record.ts";
-import { type AnchorState, backfillGuards, findRecord, readStateForAdd, storedGateway } from "./state.ts";
+import {
+  type AnchorState,
+  backfillGuards,
+  findRecord,
+  readStateForAdd,
+  type SettledKeys,
+  storedGateway,
+} from "./state.ts";
 import { checkGateway } from "./subnet.ts";
 
 /** What ADD needs to know about the pod. */
@@ -66,8 +73,11 @@ export interface Allocation {
  *   StoreConflictError (temporary) when every attempt lost a race.
  */
 export function allocate(store: Store, req: AllocateRequest): Promise<Allocation> {
+  let settled: SettledKeys | undefined;
   return retryCas(GUARD_PREFIX, async (attempt) => {
-    const { state, used, guarded } = await readStateForAdd(store, req);
+    const read = await readStateForAdd(store, req, settled);
+    const { state, used, guarded } = read;
+    settled = read.settled;
     const gateway = req.gateway ?? gatewayFromStore(state, req.subnet);
     const held = findRecord(state, req.containerId, req.ifname);
     if (held) {

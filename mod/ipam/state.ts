@@ -94,28 +94,38 @@ export function stateOf(kvs: KeyValue[]): AnchorState {
 export async function readStateForAdd(
   store: Store,
   req: { containerId: string; namespace: string; subnet: Cidr },
-): Promise<{ state: AnchorState; used: Set<string>; guarded: boolean }> {
+  settled?: SettledKeys,
+): Promise<{ state: AnchorState; used: Set<string>; guarded: boolean; settled: SettledKeys }> {
   const own = recordKey(req.containerId);
-  const [guarded, pool, gateways, records, guards] = await Promise.all([
-    store.get(GUARDED_KEY),
-    store.get(poolKey(req.namespace)),
-    store.list(GATEWAY_PREFIX),
+  const [fixed, records, guards] = await Promise.all([
+    settled ??
+      Promise.all([store.get(GUARDED_KEY), store.get(poolKey(req.namespace)), store.list(GATEWAY_PREFIX)])
+        .then(([guarded, pool, gateways]) => ({ guarded, pool, gateways })),
     store.list(own),
     store.listKeys(guardRange(req.subnet)),
   ]);
   // The prefix also lists longer container IDs ("abc" lists "abcd"); keep only this container's keys.
   const mine = records.filter((kv) => kv.key === own || kv.key.startsWith(`${own}:`));
-  const state = stateOf([...(pool ? [pool] : []), ...gateways, ...mine]);
+  const state = stateOf([...(fixed.pool ? [fixed.pool] : []), ...fixed.gateways, ...mine]);
   const used = new Set<string>();
   for (const key of guards) addCanonical(used, key.slice(GUARD_PREFIX.length));
   for (const { record } of state.records.values()) used.add(record.ip);
   // Until the backfill is done, records without guards hold addresses too: read them all, as before.
-  if (!guarded) {
-    for (const kv of await store.list(RECORD_PREFIX)) {
-      addCanonical(used, firstField(kv.value));
-    }
+  if (!fixed.guarded) {
+    for (const kv of await store.list(RECORD_PREFIX)) addCanonical(used, firstField(kv.value));
   }
-  return { state, used, guarded: guarded !== undefined };
+  return { state, used, guarded: fixed.guarded !== undefined, settled: fixed };
+}
+
+/**
+ * What one ADD reads once and keeps across its attempts: the backfill mark, the pool and the gateways.
+ * A lost race is about guards, so a retry reads only those and the container's records (on etcd, two
+ * requests instead of five, which counts when 25 ADDs race for the same addresses).
+ */
+export interface SettledKeys {
+  guarded?: KeyValue;
+  pool?: KeyValue;
+  gateways: KeyValue[];
 }
 
 /**
