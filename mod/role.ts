@@ -1,18 +1,27 @@
 import type { Plugin } from "./cni/skel.ts";
-import { envVar, invokedBy } from "./cni/env.ts";
-import { CURRENT_VERSION, SUPPORTED_VERSIONS } from "./cni/version.ts";
+import { readStdin } from "./cni/stdin.ts";
+import { CURRENT_VERSION, SUPPORTED_VERSIONS, versionInfo } from "./cni/version.ts";
+import { lazy } from "./lazy.ts";
 
 /**
  * The role registry: every name the program answers to, with its module (which exports `role`),
- * loaded only when that name runs. main.ts dispatches on it; install, the launchers, compile and
- * the tests iterate it. The first name is the binary's own; the others are symlinks to it.
+ * loaded only when that name runs (mod/lazy.ts: Deno does not even read the other roles' modules at
+ * start-up). main.ts dispatches on it; install, the launchers, compile and the tests iterate it. The
+ * first name is the binary's own; the others are symlinks to it.
  */
 export const ROLES = {
-  ratchet: () => import("./ratchet/main.ts"),
-  "ratchet-child": () => import("./ratchet/child_main.ts"),
-  anchor: () => import("./anchor/main.ts"),
-  octopus: () => import("./octopus/main.ts"),
+  ratchet: lazy<typeof import("./ratchet/main.ts")>(new URL("./ratchet/main.ts", import.meta.url)),
+  "ratchet-child": lazy<typeof import("./ratchet/child_main.ts")>(
+    new URL("./ratchet/child_main.ts", import.meta.url),
+  ),
+  anchor: lazy<typeof import("./anchor/main.ts")>(new URL("./anchor/main.ts", import.meta.url)),
+  octopus: lazy<typeof import("./octopus/main.ts")>(new URL("./octopus/main.ts", import.meta.url)),
 } as const satisfies Record<string, () => Promise<{ role: Role }>>;
+
+// The CNI skeleton and its parts, loaded only on the paths that use them (VERSION needs none of them).
+const loadEnv = lazy<typeof import("./cni/env.ts")>(new URL("./cni/env.ts", import.meta.url));
+const loadSkel = lazy<typeof import("./cni/skel.ts")>(new URL("./cni/skel.ts", import.meta.url));
+const loadErrors = lazy<typeof import("./cni/errors.ts")>(new URL("./cni/errors.ts", import.meta.url));
 
 /** The role names in registry order: `ROLE_NAMES[0]` is the installed binary, the rest its symlinks. */
 export const ROLE_NAMES = Object.keys(ROLES) as RoleName[];
@@ -25,9 +34,28 @@ export function isRoleName(name: string): name is RoleName {
   return Object.hasOwn(ROLES, name);
 }
 
-/** Loads and runs the role `name` (see {@link runRole}). */
+/**
+ * Loads and runs the role `name` (see {@link runRole}). VERSION is answered before the role is loaded:
+ * its answer is the spec versions alone, and runtimes probe every plugin with it, so it costs what an
+ * empty Deno program does plus three small modules.
+ */
 export async function runRoleNamed(name: RoleName, args: string[]): Promise<never> {
+  if (args.length === 0 && cniCommand() === "VERSION") {
+    // VERSION reads stdin too: libcni writes a small config to it and expects it consumed.
+    readStdin();
+    console.log(versionInfo());
+    Deno.exit(0);
+  }
   return runRole((await ROLES[name]()).role, args);
+}
+
+/** CNI_COMMAND, or undefined when it is unset or not UTF-8 text (pluginMain reports that as code 4). */
+function cniCommand(): string | undefined {
+  try {
+    return Deno.env.get("CNI_COMMAND");
+  } catch {
+    return undefined;
+  }
 }
 
 /** The program's release, shown by --version. Kept equal to deno.json's "version" by a test. */
@@ -55,12 +83,14 @@ export interface Role {
  */
 export async function runRole(role: Role, args: string[]): Promise<never> {
   const [first, ...rest] = args;
-  const caller = first === undefined ? invokedBy() : "person";
+  const caller = first === undefined ? (await loadEnv()).invokedBy() : "person";
   if (caller === "plugin") {
-    const { pluginMain } = await import("./cni/skel.ts");
+    const { pluginMain } = await loadSkel();
     // VERSION is answered from the spec versions alone (pluginMain never asks the plugin), so it does not
     // load the plugin's module graph (store, netlink, Kubernetes client): runtimes probe every plugin.
-    const plugin = commandIsVersion() ? refusingPlugin("only VERSION is answered here") : await role.plugin();
+    const plugin = cniCommand() === "VERSION"
+      ? refusingPlugin("only VERSION is answered here")
+      : await role.plugin();
     return pluginMain(plugin, role.name);
   }
   if (first === "--version" || first === "-V") {
@@ -107,15 +137,6 @@ function debug(): boolean {
   }
 }
 
-/** Whether CNI_COMMAND is VERSION; a value that is not text is not (pluginMain reports it as code 4). */
-function commandIsVersion(): boolean {
-  try {
-    return envVar("CNI_COMMAND") === "VERSION";
-  } catch {
-    return false;
-  }
-}
-
 function helpText(role: Role): string {
   const lines = [
     `${role.name} ${PROGRAM_VERSION}: ${role.summary}`,
@@ -133,7 +154,7 @@ function helpText(role: Role): string {
 /** A plugin that answers VERSION (the dispatcher does that) and refuses every other verb with `why`. */
 export function refusingPlugin(why: string): Plugin<unknown> {
   const refuse = async (): Promise<never> => {
-    const { CniError, ErrorCode } = await import("./cni/errors.ts");
+    const { CniError, ErrorCode } = await loadErrors();
     throw new CniError(ErrorCode.InvalidNetworkConfig, why);
   };
   return { loadConf: () => undefined, add: refuse, del: refuse, check: refuse };

@@ -191,6 +191,13 @@ for (const backend of backends) {
         ]);
         assert.ok(listed.every((kv) => kv.version === 1 && kv.modRevision > 0));
         assert.deepEqual(await store.list("/t3/none/"), []);
+        assert.deepEqual(
+          await other.listKeys("/t3/ns/"),
+          ["/t3/ns/a", "/t3/ns/a/x", "/t3/ns/b"],
+          "listKeys: the same keys",
+        );
+        assert.deepEqual(await store.listKeys("/t3/ns"), ["/t3/ns/a", "/t3/ns/a/x", "/t3/ns/b", "/t3/nsz"]);
+        assert.deepEqual(await store.listKeys("/t3/none/"), []);
         assert.deepEqual((await store.list("/t3/ns")).map((kv) => kv.key), [
           "/t3/ns/a",
           "/t3/ns/a/x",

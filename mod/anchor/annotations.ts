@@ -3,7 +3,8 @@
  * `cni.anchor.org/gateway` (overrides the store's gateway; the original parsed the subnet here by
  * mistake, so it never worked) and `cni.anchor.org/routes` ("dst,gw;dst,gw").
  */
-import { CniError, ErrorCode, type Route } from "../cni/mod.ts";
+import { CniError, ErrorCode } from "../cni/errors.ts";
+import type { Route } from "../cni/result.ts";
 import {
   type Cidr,
   formatCidr,
@@ -13,7 +14,7 @@ import {
   parseCidrOrReason,
   parseIpOrReason,
 } from "../ip/mod.ts";
-import { checkGateway, checkSubnet } from "../ipam/mod.ts";
+import { checkGateway, checkSubnet } from "../ipam/subnet.ts";
 import { GATEWAY_ANNOTATION, ROUTES_ANNOTATION, SUBNET_ANNOTATION } from "./keys.ts";
 import type { PodInfo } from "./pod.ts";
 

@@ -2,8 +2,10 @@
  * anchor's network configuration: the original 10-anchor.conf's `ipam` section, read unchanged, plus
  * `store` and `namespace`. The pod's annotation keys are read per ADD by mod/kube/lookup.ts.
  */
-import type { CniEnv, Dns, NetConf } from "../cni/mod.ts";
-import { configError, type GcGrace, gcGrace } from "../cni/mod.ts";
+import type { CniEnv } from "../cni/env.ts";
+import { type GcGrace, gcGrace } from "../cni/gc.ts";
+import type { Dns } from "../cni/result.ts";
+import { configError, type NetConf } from "../cni/skel.ts";
 import {
   type Cidr,
   formatCidr,

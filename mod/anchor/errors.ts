@@ -10,8 +10,8 @@
  * | 103 | no pool for the namespace, no gateway for the subnet, the pod does not exist |
  * | 105 | CHECK: no allocation, or prevResult's address differs from the store's |
  */
-import { CniError, ErrorCode, toCniError } from "../cni/mod.ts";
-import { IpamError } from "../ipam/mod.ts";
+import { CniError, ErrorCode, toCniError } from "../cni/errors.ts";
+import { IpamError } from "../ipam/errors.ts";
 
 const BY_REASON = {
   Exhausted: ErrorCode.PoolExhausted,

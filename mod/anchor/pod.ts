@@ -2,7 +2,9 @@
  * Who the pod is and what its annotations say, through mod/kube's one pod-metadata lookup (config keys,
  * then the runtime's annotations, else the Kubernetes API).
  */
-import { type CniEnv, CniError, ErrorCode, type NetConf } from "../cni/mod.ts";
+import type { CniEnv } from "../cni/env.ts";
+import { CniError, ErrorCode } from "../cni/errors.ts";
+import type { NetConf } from "../cni/skel.ts";
 import { lookupPod, podRefOf } from "../kube/lookup.ts";
 import type { AnchorConf } from "./config.ts";
 

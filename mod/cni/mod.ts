@@ -41,9 +41,8 @@ export {
   type Outcome,
   type Plugin,
   pluginMain,
-  readStdin,
-  versionInfo,
 } from "./skel.ts";
+export { readStdin } from "./stdin.ts";
 export {
   compareVersions,
   configVersion,
@@ -51,4 +50,5 @@ export {
   isSupportedVersion,
   SUPPORTED_VERSIONS,
   UNVERSIONED,
+  versionInfo,
 } from "./version.ts";

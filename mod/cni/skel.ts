@@ -3,6 +3,7 @@ import { type CniEnv, cniVariables, KNOWN_ARGS, readEnv } from "./env.ts";
 import { configureLog, log } from "./log.ts";
 import { checkNoExecLoop } from "./nesting.ts";
 import { parseResult, type Result, toVersion } from "./result.ts";
+import { readStdin } from "./stdin.ts";
 import {
   compareVersions,
   configVersion,
@@ -10,6 +11,7 @@ import {
   isSupportedVersion,
   SUPPORTED_VERSIONS,
   VERB_MIN_VERSION,
+  versionInfo,
 } from "./version.ts";
 
 /** The network configuration on stdin, with the fields the spec names and whatever else the plugin reads. */
@@ -54,35 +56,6 @@ export interface Plugin<C> {
 export interface Outcome {
   stdout: string;
   code: number;
-}
-
-/**
- * Reads all of stdin, or nothing when stdin is a terminal (a person ran us by hand). Synchronous
- * reads: the streams machinery would cost every plugin call several milliseconds to set up.
- */
-export function readStdin(): Uint8Array {
-  if (Deno.stdin.isTerminal()) return new Uint8Array();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const buf = new Uint8Array(64 * 1024);
-    const n = Deno.stdin.readSync(buf);
-    if (n === null) break;
-    chunks.push(buf.subarray(0, n));
-    size += n;
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-
-/** The VERSION answer; it never needs a full config, since libcni probes with only a cniVersion. */
-export function versionInfo(): string {
-  return JSON.stringify({ cniVersion: CURRENT_VERSION, supportedVersions: SUPPORTED_VERSIONS });
 }
 
 /**

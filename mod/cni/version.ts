@@ -40,3 +40,8 @@ export const VERB_MIN_VERSION: Record<string, string> = {
   GC: "1.1.0",
   STATUS: "1.1.0",
 };
+
+/** The VERSION answer; it never needs a full config, since libcni probes with only a cniVersion. */
+export function versionInfo(): string {
+  return JSON.stringify({ cniVersion: CURRENT_VERSION, supportedVersions: SUPPORTED_VERSIONS });
+}

@@ -23,6 +23,8 @@ export async function compile(outDir = `${repo}/dist`): Promise<string> {
       `${repo}/deno.json`,
       "--output",
       binary,
+      // Modules loaded through mod/lazy.ts are invisible to the graph deno compile embeds.
+      ...lazyModules().flatMap((path) => ["--include", path]),
       `${repo}/main.ts`,
     ],
     stdout: "piped",
@@ -39,6 +41,20 @@ export async function compile(outDir = `${repo}/dist`): Promise<string> {
   }
   linkRoleNames(outDir);
   return binary;
+}
+
+/** Every module of the program (mod/ and dsl/), so that each lazily loaded one is in the binary. */
+function lazyModules(): string[] {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of Deno.readDirSync(dir)) {
+      const path = `${dir}/${entry.name}`;
+      if (entry.isDirectory) walk(path);
+      else if (entry.name.endsWith(".ts")) out.push(path);
+    }
+  };
+  for (const dir of ["mod", "dsl"]) walk(`${repo}/${dir}`);
+  return out.sort();
 }
 
 if (import.meta.main) {

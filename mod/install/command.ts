@@ -1,11 +1,14 @@
 /** The `anchor install` and `anchor uninstall` commands, for the anchor role's command table. */
+import { lazy } from "../lazy.ts";
 import type { Command } from "../role.ts";
 import { INSTALL_USAGE } from "./usage.ts";
 
 async function runWith(args: string[], verb: "install" | "uninstall"): Promise<number> {
-  const { runCommand } = await import("../cli.ts");
+  const { runCommand } = await lazy<typeof import("../cli.ts")>(new URL("../cli.ts", import.meta.url))();
   return await runCommand(async () => {
-    const { parseInstallOptions } = await import("./options.ts");
+    const { parseInstallOptions } = await lazy<typeof import("./options.ts")>(
+      new URL("./options.ts", import.meta.url),
+    )();
     const env = Deno.env.toObject();
     const opts = parseInstallOptions(
       args,
@@ -13,8 +16,12 @@ async function runWith(args: string[], verb: "install" | "uninstall"): Promise<n
       `anchor ${(verb === "install" ? installCommand : uninstallCommand).usage}`,
     );
     const lines = verb === "install"
-      ? await (await import("./install.ts")).install(opts, env)
-      : await (await import("./uninstall.ts")).uninstall(opts);
+      ? await (await lazy<typeof import("./install.ts")>(new URL("./install.ts", import.meta.url))()).install(
+        opts,
+        env,
+      )
+      : await (await lazy<typeof import("./uninstall.ts")>(new URL("./uninstall.ts", import.meta.url))())
+        .uninstall(opts);
     for (const line of lines) console.log(line);
     if (verb === "install" && opts.wait) await untilSignalled();
     return 0;

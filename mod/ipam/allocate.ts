@@ -23,7 +23,14 @@ import { GatewayNotFoundError, NoPoolError, PoolExhaustedError } from "./errors.
 import { GUARD_PREFIX, guardKey, recordId, recordKey } from "./keys.ts";
 import { parsePool } from "./pool.ts";
 import { type AllocationRecord, encodeRecord } from "./record.ts";
-import { type AnchorState, findRecord, readStateForAdd, storedGateway } from "./state.ts";
+import {
+  type AnchorState,
+  backfillGuards,
+  findRecord,
+  readStateForAdd,
+  type SettledKeys,
+  storedGateway,
+} from "./state.ts";
 import { checkGateway } from "./subnet.ts";
 
 /** What ADD needs to know about the pod. */
@@ -66,8 +73,11 @@ export interface Allocation {
  *   StoreConflictError (temporary) when every attempt lost a race.
  */
 export function allocate(store: Store, req: AllocateRequest): Promise<Allocation> {
+  let settled: SettledKeys | undefined;
   return retryCas(GUARD_PREFIX, async (attempt) => {
-    const { state, used } = await readStateForAdd(store, req.containerId);
+    const read = await readStateForAdd(store, req, settled);
+    const { state, used, guarded } = read;
+    settled = read.settled;
     const gateway = req.gateway ?? gatewayFromStore(state, req.subnet);
     const held = findRecord(state, req.containerId, req.ifname);
     if (held) {
@@ -107,6 +117,10 @@ export function allocate(store: Store, req: AllocateRequest): Promise<Allocation
       [{ put: cn, value: encodeRecord(record) }, { put: guard, value: record.id }],
     );
     if (!won) return LOST_RACE;
+    // The first ADD that claims on a store with records lacking guards (the original's) guards them, so
+    // that later ADDs need not read the records. Not before the claim: an ADD that fails writes nothing.
+    // The claim stands either way; a backfill that fails is tried again by the next ADD.
+    if (!guarded) await backfillGuards(store).catch(() => undefined);
     return { record, address, gateway, subnet: req.subnet, reused: false, skipped, attempts: attempt + 1 };
   }, { attempts: req.maxAttempts });
 }

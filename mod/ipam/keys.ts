@@ -18,6 +18,13 @@ export const RECORD_PREFIX = "/anchor/cn/";
  */
 export const GUARD_PREFIX = "/anchor/ip/";
 
+/**
+ * `/anchor/guarded` holds the time every record got its guard (mod/ipam/state.ts backfillGuards): from
+ * then on a guard alone says an address is taken, and ADD need not read the records. Deleting it makes
+ * the next ADD check every record again.
+ */
+export const GUARDED_KEY = "/anchor/guarded";
+
 /** The key of a namespace's pool. */
 export function poolKey(namespace: string): string {
   return POOL_PREFIX + namespace;

@@ -35,6 +35,7 @@ export {
   GATEWAY_PREFIX,
   gatewayKey,
   GUARD_PREFIX,
+  GUARDED_KEY,
   guardKey,
   POOL_PREFIX,
   poolKey,
@@ -54,7 +55,9 @@ export {
 export { release, releaseRecord } from "./release.ts";
 export {
   type AnchorState,
+  backfillGuards,
   findRecord,
+  guardRange,
   readState,
   stateOf,
   storedGateway,

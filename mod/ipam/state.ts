@@ -3,7 +3,7 @@
  * the same revision: an ADD writes a record and its guard in one transaction, so a snapshot never
  * shows one without the other unless something outside anchor wrote the store.
  */
-import type { KeyValue, Store } from "../store/mod.ts";
+import { type KeyValue, LOST_RACE, retryCas, type Store } from "../store/mod.ts";
 import {
   canonicalIp,
   type Cidr,
@@ -13,7 +13,17 @@ import {
   tryParseCidr,
   tryParseIp,
 } from "../ip/mod.ts";
-import { ANCHOR_PREFIX, GATEWAY_PREFIX, GUARD_PREFIX, POOL_PREFIX, RECORD_PREFIX } from "./keys.ts";
+import {
+  ANCHOR_PREFIX,
+  GATEWAY_PREFIX,
+  GUARD_PREFIX,
+  GUARDED_KEY,
+  guardKey,
+  POOL_PREFIX,
+  poolKey,
+  RECORD_PREFIX,
+  recordKey,
+} from "./keys.ts";
 import { type AllocationRecord, decodeRecord, RecordFormatError, recordMatches } from "./record.ts";
 
 /** A record with the key it was read from; `modRevision` lets a release compare before deleting. */
@@ -71,33 +81,115 @@ export function stateOf(kvs: KeyValue[]): AnchorState {
 }
 
 /**
- * What ADD needs, from the same single `list` as readState, but decoding only the container's own
- * records: every other record and guard contributes its address alone. ADD on a store holding
- * thousands of allocations then costs one scan of short strings, not thousands of decoded records.
+ * What ADD needs, read without a scan of the records: the namespace's pool, the gateways, the
+ * container's own records (a prefix list of its keys, for an idempotent ADD) and the names of the guard
+ * keys in the subnet's key range. Once {@link backfillGuards} has given every record its guard, the
+ * guards alone say which addresses are taken, and listing their names costs about 1 ms per 5,000 on the
+ * embedded store, where decoding every `/anchor/` key cost 20-50 ms. The reads are separate calls, not
+ * one snapshot; the claim's transaction (record and guard absent) is what keeps two pods apart.
  * `state.records` and `state.unreadable` hold the container's records only, and `state.guards` is empty;
- * `used` is what usedAddresses would answer on the full state.
+ * `used` is every guarded address in the subnet's key range, plus the container's own; until the
+ * backfill was done (`guarded` false), every record's address too, read with a scan of the records.
  */
 export async function readStateForAdd(
   store: Store,
-  containerId: string,
-): Promise<{ state: AnchorState; used: Set<string> }> {
-  const kvs = await store.list(ANCHOR_PREFIX);
-  const own = `${RECORD_PREFIX}${containerId}`;
-  const mine: KeyValue[] = [];
+  req: { containerId: string; namespace: string; subnet: Cidr },
+  settled?: SettledKeys,
+): Promise<{ state: AnchorState; used: Set<string>; guarded: boolean; settled: SettledKeys }> {
+  const own = recordKey(req.containerId);
+  const [fixed, records, guards] = await Promise.all([
+    settled ??
+      Promise.all([store.get(GUARDED_KEY), store.get(poolKey(req.namespace)), store.list(GATEWAY_PREFIX)])
+        .then(([guarded, pool, gateways]) => ({ guarded, pool, gateways })),
+    store.list(own),
+    store.listKeys(guardRange(req.subnet)),
+  ]);
+  // The prefix also lists longer container IDs ("abc" lists "abcd"); keep only this container's keys.
+  const mine = records.filter((kv) => kv.key === own || kv.key.startsWith(`${own}:`));
+  const state = stateOf([...(fixed.pool ? [fixed.pool] : []), ...fixed.gateways, ...mine]);
   const used = new Set<string>();
-  const others: KeyValue[] = [];
-  for (const kv of kvs) {
-    if (kv.key === own || kv.key.startsWith(`${own}:`)) mine.push(kv);
-    else if (kv.key.startsWith(RECORD_PREFIX)) {
-      // A record's first field is its address (README, store keys); an unreadable one holds none.
-      const comma = kv.value.indexOf(",");
-      addCanonical(used, (comma < 0 ? kv.value : kv.value.slice(0, comma)).trim());
-    } else if (kv.key.startsWith(GUARD_PREFIX)) addCanonical(used, kv.key.slice(GUARD_PREFIX.length));
-    else others.push(kv);
-  }
-  const state = stateOf([...others, ...mine]);
+  for (const key of guards) addCanonical(used, key.slice(GUARD_PREFIX.length));
   for (const { record } of state.records.values()) used.add(record.ip);
-  return { state, used };
+  // Until the backfill is done, records without guards hold addresses too: read them all, as before.
+  if (!fixed.guarded) {
+    for (const kv of await store.list(RECORD_PREFIX)) addCanonical(used, firstField(kv.value));
+  }
+  return { state, used, guarded: fixed.guarded !== undefined, settled: fixed };
+}
+
+/**
+ * What one ADD reads once and keeps across its attempts: the backfill mark, the pool and the gateways.
+ * A lost race is about guards, so a retry reads only those and the container's records (on etcd, two
+ * requests instead of five, which counts when 25 ADDs race for the same addresses).
+ */
+export interface SettledKeys {
+  guarded?: KeyValue;
+  pool?: KeyValue;
+  gateways: KeyValue[];
+}
+
+/**
+ * The guard keys' common prefix for a subnet: `/anchor/ip/10.8.` for 10.8.0.0/16, `/anchor/ip/10.0.1.`
+ * for 10.0.1.0/24 (whole octets only, with their dot, so that 10.0.1. does not list 10.0.10.x). IPv6
+ * text compresses zeros, so a v6 subnet lists every guard.
+ */
+export function guardRange(subnet: Cidr): string {
+  if (subnet.family !== 4) return GUARD_PREFIX;
+  const octets = formatIp({ family: 4, value: subnet.addr }).split(".");
+  return GUARD_PREFIX + octets.slice(0, Math.floor(subnet.prefix / 8)).map((o) => `${o}.`).join("");
+}
+
+/**
+ * Records per backfill transaction: two compares each, within etcd's default limit of 128 operations
+ * of each kind per transaction (--max-txn-ops).
+ */
+const BACKFILL_BATCH = 60;
+
+/**
+ * Gives every record without a guard its guard, once per store, then writes {@link GUARDED_KEY}, so that
+ * ADD reads guards alone ever after. The original anchor wrote records without guards, and its records
+ * must still block their addresses. Each batch requires its records unchanged and their guards absent,
+ * so a release or a claim meanwhile only costs another pass; two records on one address (the original
+ * could collide across namespaces) need one guard. Returns how many guards were written.
+ * @throws StoreConflictError (temporary) when the records kept changing.
+ */
+export function backfillGuards(store: Store): Promise<number> {
+  return retryCas(GUARDED_KEY, async () => {
+    if (await store.get(GUARDED_KEY)) return 0;
+    const [records, guards] = await Promise.all([store.list(RECORD_PREFIX), store.listKeys(GUARD_PREFIX)]);
+    const taken = new Set<string>();
+    for (const key of guards) addCanonical(taken, key.slice(GUARD_PREFIX.length));
+    const missing: { key: string; modRevision: number; ip: string; id: string }[] = [];
+    for (const kv of records) {
+      const found = new Set<string>();
+      addCanonical(found, firstField(kv.value));
+      const [ip] = found;
+      if (ip === undefined || taken.has(ip)) continue;
+      taken.add(ip);
+      missing.push({ key: kv.key, modRevision: kv.modRevision, ip, id: kv.key.slice(RECORD_PREFIX.length) });
+    }
+    for (let i = 0; i < missing.length; i += BACKFILL_BATCH) {
+      const batch = missing.slice(i, i + BACKFILL_BATCH);
+      const won = await store.txn(
+        batch.flatMap((
+          m,
+        ) => [{ key: m.key, modRevision: m.modRevision }, { key: guardKey(m.ip), exists: false }]),
+        batch.map((m) => ({ put: guardKey(m.ip), value: m.id })),
+      );
+      if (!won) return LOST_RACE;
+    }
+    await store.txn([{ key: GUARDED_KEY, exists: false }], [{
+      put: GUARDED_KEY,
+      value: new Date().toISOString(),
+    }]);
+    return missing.length;
+  });
+}
+
+/** A record's first field, its address (README, store keys); an unreadable record yields text that is no address. */
+function firstField(value: string): string {
+  const comma = value.indexOf(",");
+  return (comma < 0 ? value : value.slice(0, comma)).trim();
 }
 
 /** A dotted quad without leading zeros: already the canonical text formatIp writes. */

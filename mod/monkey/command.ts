@@ -1,4 +1,5 @@
 /** `anchor monkey`: the web UI and JSON API over anchor's pools, gateways and allocations and ratchet's links. */
+import { lazy } from "../lazy.ts";
 import type { Command } from "../role.ts";
 import type { Store } from "../store/mod.ts";
 
@@ -9,7 +10,10 @@ const USAGE = "monkey [--listen 127.0.0.1:8964] [--store DIR | --etcd-endpoints 
 export const monkeyCommand: Command = {
   usage: USAGE,
   summary: "serve the web UI and JSON API for pools, gateways, allocations and links (writes need the token)",
-  run: async (args) => (await import("../cli.ts")).runCommand(() => runMonkey(args)),
+  run: async (args) =>
+    (await lazy<typeof import("../cli.ts")>(new URL("../cli.ts", import.meta.url))()).runCommand(() =>
+      runMonkey(args)
+    ),
 };
 
 /**
@@ -17,11 +21,19 @@ export const monkeyCommand: Command = {
  * status: 0 after a clean stop, 2 for a refused setting (a non-loopback address without a token file).
  */
 async function runMonkey(args: string[]): Promise<number> {
-  const { parseCommand, STORE_FLAGS } = await import("../cli.ts");
-  const { openStore, storeSettingsFromFlags } = await import("../store/mod.ts");
-  const { DEFAULT_LISTEN, formatHostPort, isLoopback, parseListen } = await import("./listen.ts");
-  const { defaultTokenFile, loadOrCreateToken } = await import("./token.ts");
-  const { startMonkey } = await import("./server.ts");
+  const { parseCommand, STORE_FLAGS } = await lazy<typeof import("../cli.ts")>(
+    new URL("../cli.ts", import.meta.url),
+  )();
+  const { openStore, storeSettingsFromFlags } = await lazy<typeof import("../store/mod.ts")>(
+    new URL("../store/mod.ts", import.meta.url),
+  )();
+  const { DEFAULT_LISTEN, formatHostPort, isLoopback, parseListen } = await lazy<
+    typeof import("./listen.ts")
+  >(new URL("./listen.ts", import.meta.url))();
+  const { defaultTokenFile, loadOrCreateToken } = await lazy<typeof import("./token.ts")>(
+    new URL("./token.ts", import.meta.url),
+  )();
+  const { startMonkey } = await lazy<typeof import("./server.ts")>(new URL("./server.ts", import.meta.url))();
 
   const { values } = parseCommand(args, `anchor ${USAGE}`, {
     ...STORE_FLAGS,

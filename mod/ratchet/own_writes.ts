@@ -49,6 +49,9 @@ export class OwnWrites implements Store {
   list(prefix: string): Promise<KeyValue[]> {
     return this.inner.list(prefix);
   }
+  listKeys(prefix: string): Promise<string[]> {
+    return this.inner.listKeys(prefix);
+  }
   put(key: string, value: string): Promise<void> {
     this.#set(key, value);
     return this.inner.put(key, value);

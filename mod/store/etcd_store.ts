@@ -166,6 +166,15 @@ class EtcdStore implements Store {
     return (res.kvs ?? []).map(toKeyValue);
   }
 
+  async listKeys(prefix: string): Promise<string[]> {
+    const res = await this.#call<{ kvs?: JsonKv[] }>("/v3/kv/range", {
+      key: prefix === "" ? b64("\0") : b64(prefix),
+      range_end: prefixEnd(prefix),
+      keys_only: true,
+    });
+    return (res.kvs ?? []).map((kv) => unb64(kv.key));
+  }
+
   async put(key: string, value: string): Promise<void> {
     checkKey(key);
     await this.#call("/v3/kv/put", { key: b64(key), value: b64(value) });

@@ -1,4 +1,5 @@
 /** Opens whichever backend the settings name, loading only that backend's code. */
+import { lazy } from "../lazy.ts";
 import { type StoreSettings, unknownKind } from "./settings.ts";
 import type { Store } from "./types.ts";
 
@@ -15,11 +16,15 @@ import type { Store } from "./types.ts";
 export async function openStore(settings: StoreSettings): Promise<Store> {
   switch (settings.kind) {
     case "file": {
-      const { openSqliteStore } = await import("./sqlite_store.ts");
+      const { openSqliteStore } = await lazy<typeof import("./sqlite_store.ts")>(
+        new URL("./sqlite_store.ts", import.meta.url),
+      )();
       return openSqliteStore(settings);
     }
     case "etcd": {
-      const { openEtcdStore } = await import("./etcd_store.ts");
+      const { openEtcdStore } = await lazy<typeof import("./etcd_store.ts")>(
+        new URL("./etcd_store.ts", import.meta.url),
+      )();
       return openEtcdStore(settings);
     }
     default:

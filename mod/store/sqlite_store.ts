@@ -115,6 +115,20 @@ class SqliteStore implements Store {
     );
   }
 
+  listKeys(prefix: string): Promise<string[]> {
+    return Promise.try(() =>
+      this.#read((db) => {
+        // Rows as arrays (node:sqlite has it; its type definitions lag): no object per row, which is most
+        // of a long list's cost. This statement serves listKeys alone.
+        const statement = this.#sql(db, "SELECT key FROM kv WHERE key >= ? AND key < ? ORDER BY key") as
+          & StatementSync
+          & { setReturnArrays(enabled: boolean): void };
+        statement.setReturnArrays(true);
+        return (statement.all(prefix, prefixEnd(prefix)) as unknown as [string][]).map((row) => row[0]);
+      }) ?? []
+    );
+  }
+
   async put(key: string, value: string): Promise<void> {
     await this.txn([], [{ put: key, value }]);
   }

@@ -7,7 +7,7 @@
 import { execPlugin } from "../../mod/cni/exec.ts";
 import { parseCniArgs } from "../../mod/cni/env.ts";
 import { CniError } from "../../mod/cni/errors.ts";
-import { readStdin } from "../../mod/cni/skel.ts";
+import { readStdin } from "../../mod/cni/stdin.ts";
 
 const req = JSON.parse(new TextDecoder().decode(readStdin()));
 try {

@@ -1,0 +1,24 @@
+/**
+ * Lazy loading that Deno's start-up does not see.
+ *
+ * `deno run` builds the module graph before running anything, and it follows `import("./x.ts")` of a
+ * literal specifier too: every module any branch might load is read, hashed and checked against the
+ * cache at every start. A plugin process then pays for the role's commands, the other backends and the
+ * web UI it never runs (measured: about 20 ms of CPU per start for the program's ~150 modules, against
+ * an empty Deno program's ~25 ms). A specifier Deno cannot read statically is resolved only when the
+ * import runs, so each path loads its own graph and nothing else.
+ *
+ * Pair every use with a `typeof import()` of the same module: it keeps the types, and `deno check` and
+ * `deno info` (which count type references) still see the whole program. `deno compile` needs the
+ * lazy modules named with `--include` (mod/dev/compile.ts).
+ *
+ * @example
+ * ```ts
+ * const loadPlugin = lazy<typeof import("./plugin.ts")>(new URL("./plugin.ts", import.meta.url));
+ * const { anchorPlugin } = await loadPlugin();
+ * ```
+ */
+export function lazy<T>(module: URL): () => Promise<T> {
+  const specifier = module.href;
+  return () => import(specifier) as Promise<T>;
+}
