@@ -10,7 +10,7 @@
  * | 103 | no pool for the namespace, no gateway for the subnet, the pod does not exist |
  * | 105 | CHECK: no allocation, or prevResult's address differs from the store's |
  */
-import { CniError, ErrorCode, toCniError } from "../cni/errors.ts";
+import { CniError, ErrorCode, mapErrors, toCniError } from "../cni/errors.ts";
 import { IpamError } from "../ipam/errors.ts";
 
 const BY_REASON = {
@@ -28,10 +28,6 @@ export function anchorCniError(e: unknown): CniError {
 }
 
 /** Runs a verb with its errors mapped. */
-export async function mapped<T>(verb: () => Promise<T>): Promise<T> {
-  try {
-    return await verb();
-  } catch (e) {
-    throw anchorCniError(e);
-  }
+export function mapped<T>(verb: () => Promise<T>): Promise<T> {
+  return mapErrors(verb, anchorCniError);
 }

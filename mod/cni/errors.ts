@@ -70,3 +70,18 @@ export function toCniError(e: unknown): CniError {
   }
   return new CniError(ErrorCode.Internal, String(e));
 }
+
+/**
+ * Runs a verb and rethrows whatever it throws as the CniError `toCni` maps it to (each role passes its
+ * own mapping; the default is {@link toCniError}), so no stack trace reaches the runtime.
+ */
+export async function mapErrors<T>(
+  verb: () => Promise<T>,
+  toCni: (e: unknown) => CniError = toCniError,
+): Promise<T> {
+  try {
+    return await verb();
+  } catch (e) {
+    throw toCni(e);
+  }
+}

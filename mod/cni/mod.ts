@@ -1,5 +1,5 @@
 /** The CNI protocol: environment, config, results, errors, the dispatcher and delegate exec. */
-export { CniError, ErrorCode, toCniError } from "./errors.ts";
+export { CniError, ErrorCode, mapErrors, toCniError } from "./errors.ts";
 export {
   checkIfname,
   checkNetnsPath,

@@ -12,7 +12,7 @@
  * | 104 | `delegate` or `boot_network` failed without a CNI error of its own |
  * | 105 | CHECK: an end differs from the store, or the waiter marked a link `failed` or `timed out` |
  */
-import { type CniError, toCniError } from "../cni/mod.ts";
+import { type CniError, mapErrors, toCniError } from "../cni/mod.ts";
 
 /**
  * Maps anything a verb throws to the CNI error it stands for. Contention is one temporary error type
@@ -23,10 +23,6 @@ export function ratchetCniError(e: unknown): CniError {
 }
 
 /** Runs a verb with its errors mapped. */
-export async function mapped<T>(verb: () => Promise<T>): Promise<T> {
-  try {
-    return await verb();
-  } catch (e) {
-    throw ratchetCniError(e);
-  }
+export function mapped<T>(verb: () => Promise<T>): Promise<T> {
+  return mapErrors(verb, ratchetCniError);
 }
