@@ -5,7 +5,7 @@
  * Leaves a screenshot in tests/artifacts/monkey.png.
  */
 import assert from "node:assert/strict";
-import { launchChromium } from "./lib/browser.ts";
+import { launchChromium, openReadyPage } from "./lib/browser.ts";
 import { TEST_TOKEN, withMonkey } from "./lib/monkey.ts";
 
 const SCREENSHOT = new URL("./artifacts/monkey.png", import.meta.url).pathname;
@@ -19,12 +19,7 @@ Deno.test({
     await withMonkey("file", async (f) => {
       const browser = await launchChromium();
       try {
-        const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-        const pageErrors: string[] = [];
-        page.on("pageerror", (e) => pageErrors.push(e.message));
-        page.on("console", (m) => m.type() === "error" && pageErrors.push(m.text()));
-        await page.goto(f.url);
-        await page.waitForSelector("body[data-ready=true]");
+        const { page, pageErrors } = await openReadyPage(browser, f.url);
 
         // The seeded data is on the page.
         assert.match(await page.textContent("#store") ?? "", /sqlite store/);

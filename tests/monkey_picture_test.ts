@@ -10,7 +10,7 @@ import { lintTopology } from "../dsl/lint.ts";
 import { CONDITION_COLORS } from "../mod/picture/model.ts";
 import { startMonkey } from "../mod/monkey/mod.ts";
 import { openStore } from "../mod/store/mod.ts";
-import { launchChromium } from "./lib/browser.ts";
+import { launchChromium, openReadyPage } from "./lib/browser.ts";
 import { TEST_TOKEN } from "./lib/monkey.ts";
 
 const LAB = new URL("../pod_specs/lab.topo", import.meta.url).pathname;
@@ -46,12 +46,7 @@ Deno.test({
           ends: { "lab-ns/router/r2": { container_id: "c1", up: true } },
         }),
       );
-      const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-      const pageErrors: string[] = [];
-      page.on("pageerror", (e) => pageErrors.push(e.message));
-      page.on("console", (m) => m.type() === "error" && pageErrors.push(m.text()));
-      await page.goto(server.url);
-      await page.waitForSelector("body[data-ready=true]");
+      const { page, pageErrors } = await openReadyPage(browser, server.url);
 
       // The picture is there, above the table, and names every pod and link.
       const picture = page.locator("#picture svg");
