@@ -69,6 +69,16 @@ async function until(ready: () => boolean, what: string, ms = 3000): Promise<voi
   }
 }
 
+/** Watches `prefix` through `store`, collecting every event it reports, in order. */
+async function recordWatch(
+  store: Store,
+  prefix: string,
+): Promise<{ events: WatchEvent[]; watch: Awaited<ReturnType<Store["watch"]>> }> {
+  const events: WatchEvent[] = [];
+  const watch = await store.watch(prefix, (ev) => events.push(ev));
+  return { events, watch };
+}
+
 /** Asserts that `run` rejects with StoreUnavailableError naming `endpoint`, and within `withinMs`. */
 async function assertUnavailable(
   run: () => Promise<unknown>,
@@ -144,19 +154,20 @@ for (const backend of backends) {
       });
 
       await t.step("get, put, delete and versions", async () => {
+        // Writes through `store` and reads back through the other client: value and version as written.
+        const putAndReadBack = async (value: string, version: number) => {
+          await store.put("/t1/a", value);
+          const got = await other.get("/t1/a");
+          assert.ok(got);
+          assert.equal(got.value, value);
+          assert.equal(got.version, version);
+          return got;
+        };
         assert.equal(await store.get("/t1/a"), undefined);
-        await store.put("/t1/a", "one");
-        const first = await other.get("/t1/a");
-        assert.ok(first);
-        assert.equal(first.value, "one");
-        assert.equal(first.version, 1);
+        const first = await putAndReadBack("one", 1);
         assert.equal(first.createRevision, first.modRevision);
 
-        await store.put("/t1/a", "two");
-        const second = await other.get("/t1/a");
-        assert.ok(second);
-        assert.equal(second.value, "two");
-        assert.equal(second.version, 2);
+        const second = await putAndReadBack("two", 2);
         assert.equal(second.createRevision, first.createRevision);
         assert.ok(second.modRevision > first.modRevision);
 
@@ -281,8 +292,7 @@ for (const backend of backends) {
       });
 
       await t.step("watch reports puts and deletes under its prefix only", async () => {
-        const events: WatchEvent[] = [];
-        const watch = await store.watch("/t7/", (ev) => events.push(ev));
+        const { events, watch } = await recordWatch(store, "/t7/");
         try {
           await other.put("/t7/a", "1");
           await until(() => events.length >= 1, "the put event");
@@ -307,8 +317,7 @@ for (const backend of backends) {
       });
 
       await t.step("a watch sees writes made through the same client too", async () => {
-        const events: WatchEvent[] = [];
-        const watch = await store.watch("/t7own/", (ev) => events.push(ev));
+        const { events, watch } = await recordWatch(store, "/t7own/");
         try {
           await store.put("/t7own/a", "1");
           await until(() => events.length >= 1, "the event of our own put");
@@ -797,8 +806,7 @@ Deno.test("etcd: a list of endpoints fails over from one that refuses connection
   try {
     await store.put("/fo/a", "1");
     assert.equal((await store.get("/fo/a"))?.value, "1");
-    const events: WatchEvent[] = [];
-    const watch = await store.watch("/fo/", (ev) => events.push(ev));
+    const { events, watch } = await recordWatch(store, "/fo/");
     await store.put("/fo/b", "2");
     await until(() => events.length >= 1, "the watch through the second endpoint");
     watch.close();
@@ -833,8 +841,7 @@ Deno.test("etcd: killed mid-run, calls fail fast; restarted, the same client and
   const store = await openStore(etcdSettings(etcd.endpoint));
   try {
     await store.put("/k/a", "1");
-    const events: WatchEvent[] = [];
-    const watch = await store.watch("/k/", (ev) => events.push(ev));
+    const { events, watch } = await recordWatch(store, "/k/");
     etcd.kill();
     await assertUnavailable(() => store.get("/k/a"), etcd.endpoint, TIMEOUT_MS + 500);
     await assertUnavailable(() => store.put("/k/b", "2"), etcd.endpoint, TIMEOUT_MS + 500);
