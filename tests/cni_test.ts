@@ -109,6 +109,9 @@ Deno.test("PROGRAM_VERSION matches deno.json", () => {
   assert.equal(PROGRAM_VERSION, conf.version);
 });
 
+/** The smallest valid anchor conf at 1.1.0: each case below breaks only the one thing it names. */
+const CONF_1_1 = { cniVersion: "1.1.0", name: "n", type: "anchor" };
+
 const errorCases: { what: string; call: Parameters<typeof runPlugin>[1]; code: number }[] = [
   { what: "garbage on stdin", call: { ...ADD_ENV, conf: "garbage{" }, code: 6 },
   { what: "empty stdin", call: { ...ADD_ENV, conf: "" }, code: 6 },
@@ -133,67 +136,30 @@ const errorCases: { what: string; call: Parameters<typeof runPlugin>[1]; code: n
     call: { command: "GC", conf: { cniVersion: "1.0.0", name: "n", type: "anchor" } },
     code: 1,
   },
-  {
-    what: "an unknown verb",
-    call: { ...ADD_ENV, command: "FROB", conf: { cniVersion: "1.1.0", name: "n", type: "anchor" } },
-    code: 4,
-  },
-  {
-    what: "no container id",
-    call: { ...ADD_ENV, containerId: "", conf: { cniVersion: "1.1.0", name: "n", type: "anchor" } },
-    code: 3,
-  },
-  {
-    what: "a bad container id",
-    call: { ...ADD_ENV, containerId: "-bad/id", conf: { cniVersion: "1.1.0", name: "n", type: "anchor" } },
-    code: 4,
-  },
-  {
-    what: "an ifname over 15 bytes",
-    call: {
-      ...ADD_ENV,
-      ifname: "a234567890123456",
-      conf: { cniVersion: "1.1.0", name: "n", type: "anchor" },
-    },
-    code: 4,
-  },
-  {
-    what: "ifname ..",
-    call: { ...ADD_ENV, ifname: "..", conf: { cniVersion: "1.1.0", name: "n", type: "anchor" } },
-    code: 4,
-  },
-  {
-    what: "ifname with a slash",
-    call: { ...ADD_ENV, ifname: "a/b", conf: { cniVersion: "1.1.0", name: "n", type: "anchor" } },
-    code: 4,
-  },
-  {
-    what: "ifname with a colon",
-    call: { ...ADD_ENV, ifname: "a:b", conf: { cniVersion: "1.1.0", name: "n", type: "anchor" } },
-    code: 4,
-  },
-  {
-    what: "ifname with a space",
-    call: { ...ADD_ENV, ifname: "a b", conf: { cniVersion: "1.1.0", name: "n", type: "anchor" } },
-    code: 4,
-  },
-  {
-    what: "no netns on ADD",
-    call: { ...ADD_ENV, netns: "", conf: { cniVersion: "1.1.0", name: "n", type: "anchor" } },
-    code: 4,
-  },
+  { what: "an unknown verb", call: { ...ADD_ENV, command: "FROB", conf: CONF_1_1 }, code: 4 },
+  { what: "no container id", call: { ...ADD_ENV, containerId: "", conf: CONF_1_1 }, code: 3 },
+  { what: "a bad container id", call: { ...ADD_ENV, containerId: "-bad/id", conf: CONF_1_1 }, code: 4 },
+  // Each ifname the spec's rules refuse is code 4.
+  ...([
+    ["an ifname over 15 bytes", "a234567890123456"],
+    ["ifname ..", ".."],
+    ["ifname with a slash", "a/b"],
+    ["ifname with a colon", "a:b"],
+    ["ifname with a space", "a b"],
+  ] as const).map(([what, ifname]) => ({ what, call: { ...ADD_ENV, ifname, conf: CONF_1_1 }, code: 4 })),
+  { what: "no netns on ADD", call: { ...ADD_ENV, netns: "", conf: CONF_1_1 }, code: 4 },
   {
     what: "a netns that does not exist",
     call: {
       ...ADD_ENV,
       netns: "/run/netns/does-not-exist-x",
-      conf: { cniVersion: "1.1.0", name: "n", type: "anchor" },
+      conf: CONF_1_1,
     },
     code: 4,
   },
   {
     what: "a netns path that is a plain file",
-    call: { ...ADD_ENV, netns: "/etc/hostname", conf: { cniVersion: "1.1.0", name: "n", type: "anchor" } },
+    call: { ...ADD_ENV, netns: "/etc/hostname", conf: CONF_1_1 },
     code: 4,
   },
   {
@@ -201,21 +167,17 @@ const errorCases: { what: string; call: Parameters<typeof runPlugin>[1]; code: n
     call: {
       ...ADD_ENV,
       netns: "/proc/self/ns/uts",
-      conf: { cniVersion: "1.1.0", name: "n", type: "anchor" },
+      conf: CONF_1_1,
     },
     code: 4,
   },
-  {
-    what: "an unknown CNI_ARGS key",
-    call: { ...ADD_ENV, cniArgs: "FOO=bar", conf: { cniVersion: "1.1.0", name: "n", type: "anchor" } },
-    code: 4,
-  },
+  { what: "an unknown CNI_ARGS key", call: { ...ADD_ENV, cniArgs: "FOO=bar", conf: CONF_1_1 }, code: 4 },
   {
     what: "a malformed CNI_ARGS pair",
     call: {
       ...ADD_ENV,
       cniArgs: "IgnoreUnknown=1;novalue",
-      conf: { cniVersion: "1.1.0", name: "n", type: "anchor" },
+      conf: CONF_1_1,
     },
     code: 4,
   },
