@@ -67,35 +67,7 @@ Deno.test("a libcni-style runtime: Debian's macvlan with anchor IPAM, chained wi
         { type: "tuning", sysctl: { "net.ipv4.conf.eth0.arp_notify": "1" } },
       ],
     };
-    const main = new URL("../main.ts", import.meta.url).pathname;
-    await sh(
-      Deno.execPath(),
-      "run",
-      "-A",
-      "--quiet",
-      main,
-      "anchor",
-      "pool",
-      "set",
-      "default",
-      "10.0.2.[20-29]",
-      "--store",
-      store,
-    );
-    await sh(
-      Deno.execPath(),
-      "run",
-      "-A",
-      "--quiet",
-      main,
-      "anchor",
-      "gw",
-      "set",
-      "10.0.2.0/24",
-      "10.0.2.1",
-      "--store",
-      store,
-    );
+    await seedAnchor(store);
 
     const pod = await startPod(node);
     try {
@@ -107,12 +79,7 @@ Deno.test("a libcni-style runtime: Debian's macvlan with anchor IPAM, chained wi
       const eth0 = (await podJson(pod.pid, "addr", "show", "eth0"))[0];
       assert.equal(eth0.linkinfo?.info_kind ?? "macvlan", "macvlan");
       assert.ok(eth0.addr_info.some((a: any) => a.local === "10.0.2.20"), "the pod has anchor's address");
-      const tuned = await sh(
-        "nsenter",
-        `--net=${pod.netns}`,
-        "cat",
-        "/proc/sys/net/ipv4/conf/eth0/arp_notify",
-      );
+      const tuned = await podSysctl(pod.netns, "net/ipv4/conf/eth0/arp_notify");
       assert.equal(tuned.trim(), "1", "tuning ran on our result");
       const routes = await podJson(pod.pid, "route", "show", "default");
       assert.equal(routes[0]?.gateway, "10.0.2.1");
@@ -180,6 +147,11 @@ Deno.test("a libcni-style runtime: ratchet sends an ineligible pod to Debian's b
   }).finally(() => Deno.removeSync(dir, { recursive: true }));
 });
 
+/** The value of a sysctl (`path` under /proc/sys) inside the pod's network namespace, as tuning set it. */
+async function podSysctl(netns: string, path: string): Promise<string> {
+  return await sh("nsenter", `--net=${netns}`, "cat", `/proc/sys/${path}`);
+}
+
 /** anchor's pool and gateway for 10.0.2.0/24 in a file store, through the `anchor` commands. */
 async function seedAnchor(store: string): Promise<void> {
   const main = new URL("../main.ts", import.meta.url).pathname;
@@ -189,29 +161,22 @@ async function seedAnchor(store: string): Promise<void> {
   await anchor("gw", "set", "10.0.2.0/24", "10.0.2.1");
 }
 
+/** anchor as the IPAM of the first plugin, over the store seedAnchor filled, for the pod's subnet 10.0.2.0/24. */
+const anchorIpam = (dir: string) => ({
+  ipam: { type: "anchor", store: `${dir}/store` },
+  args: { cni: { "cni.anchor.org/subnet": "10.0.2.0/24" } },
+});
+
 /**
  * Each of our plugins first in a conflist with no cniVersion, Debian's tuning after it. libcni
  * writes "" into every plugin's config and reads each result as 0.1.0; tuning only takes a
  * prevResult of that type ("result type supports [0.1.0 0.2.0]").
  */
 const versionless: { plugin: string; first: (dir: string) => Record<string, unknown>; ip: RegExp }[] = [
-  {
-    plugin: "anchor",
-    first: (dir) => ({
-      type: "anchor",
-      ipam: { type: "anchor", store: `${dir}/store` },
-      args: { cni: { "cni.anchor.org/subnet": "10.0.2.0/24" } },
-    }),
-    ip: /^10\.0\.2\.20\/24$/,
-  },
+  { plugin: "anchor", first: (dir) => ({ type: "anchor", ...anchorIpam(dir) }), ip: /^10\.0\.2\.20\/24$/ },
   {
     plugin: "octopus",
-    first: (dir) => ({
-      type: "octopus",
-      octopus: { "10.0.2.0/24": "eth0.2" },
-      ipam: { type: "anchor", store: `${dir}/store` },
-      args: { cni: { "cni.anchor.org/subnet": "10.0.2.0/24" } },
-    }),
+    first: (dir) => ({ type: "octopus", octopus: { "10.0.2.0/24": "eth0.2" }, ...anchorIpam(dir) }),
     ip: /^10\.0\.2\.20\/24$/,
   },
   {
@@ -252,12 +217,7 @@ for (const c of versionless) {
         assert.equal(result.cniVersion, "0.1.0", JSON.stringify(result));
         assert.match(result.ip4.ip, c.ip, JSON.stringify(result));
         assert.equal(result.ips, undefined, "no 0.3.0 fields in a 0.1.0 result");
-        const tuned = await sh(
-          "nsenter",
-          `--net=${pod.netns}`,
-          "cat",
-          "/proc/sys/net/ipv4/conf/lo/arp_notify",
-        );
+        const tuned = await podSysctl(pod.netns, "net/ipv4/conf/lo/arp_notify");
         assert.equal(tuned.trim(), "1", "tuning read our 0.1.0 result and ran");
         await delNetworkList(list, rt, result);
         await delNetworkList(list, rt, result);
