@@ -10,6 +10,7 @@ import { lintTopology } from "../dsl/lint.ts";
 import { CONDITION_COLORS } from "../mod/picture/model.ts";
 import { startMonkey } from "../mod/monkey/mod.ts";
 import { openStore } from "../mod/store/mod.ts";
+import { putVxlanState } from "./lib/link_state.ts";
 import { launchChromium, openReadyPage } from "./lib/browser.ts";
 import { TEST_TOKEN } from "./lib/monkey.ts";
 
@@ -38,14 +39,9 @@ Deno.test({
       const topo = lintTopology(await Deno.readTextFile(LAB), LAB).topology;
       await applyTopology(topo, store);
       // One end of the router's IPv6 link is made: partial.
-      await store.put(
-        "/ratchet/state/default/client-v6/in1/lab-ns/router/r2",
-        JSON.stringify({
-          kind: "vxlan",
-          vni: 7002,
-          ends: { "lab-ns/router/r2": { container_id: "c1", up: true } },
-        }),
-      );
+      await putVxlanState(store, "default/client-v6/in1/lab-ns/router/r2", 7002, {
+        "lab-ns/router/r2": { container_id: "c1", up: true },
+      });
       const { page, pageErrors } = await openReadyPage(browser, server.url);
 
       // The picture is there, above the table, and names every pod and link.
@@ -77,17 +73,10 @@ Deno.test({
       // The plugin makes both ends of the link: the page shows it up within a refresh, no reload.
       const pictures: number[] = [];
       page.on("response", (r) => r.url().endsWith("/api/picture") && pictures.push(r.status()));
-      await store.put(
-        "/ratchet/state/default/primary-pod/in1/lab-ns/pair-pod/in2",
-        JSON.stringify({
-          kind: "vxlan",
-          vni: 7001,
-          ends: {
-            "default/primary-pod/in1": { container_id: "c2", up: true },
-            "lab-ns/pair-pod/in2": { container_id: "c3", up: true },
-          },
-        }),
-      );
+      await putVxlanState(store, "default/primary-pod/in1/lab-ns/pair-pod/in2", 7001, {
+        "default/primary-pod/in1": { container_id: "c2", up: true },
+        "lab-ns/pair-pod/in2": { container_id: "c3", up: true },
+      });
       await page.waitForFunction(
         (id) =>
           (globalThis as any).document.querySelector(`#picture g.link[data-link="${id}"]`)?.classList

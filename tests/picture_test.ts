@@ -10,6 +10,7 @@ import { topologyPicture } from "../dsl/render_picture.ts";
 import { CONDITION_COLORS, storePicture } from "../mod/picture/mod.ts";
 import { renderSvg } from "../mod/picture/svg.ts";
 import { openStore } from "../mod/store/mod.ts";
+import { putVxlanState } from "./lib/link_state.ts";
 import { binDir } from "./lib/plugin.ts";
 import { generateTopology } from "../bench/dsl_bench.ts";
 
@@ -103,18 +104,13 @@ Deno.test("render --store and status --svg colour each link by its state in the 
     try {
       await applyTopology(topo, store);
       // One vxlan link with both ends made, one with one end: up and partial; the rest pending.
-      await store.put(
-        "/ratchet/state/default/primary-pod/in1/lab-ns/pair-pod/in2",
-        JSON.stringify({
-          kind: "vxlan",
-          vni: 4242,
-          ends: { a: { container_id: "c1", up: true }, b: { container_id: "c2", up: true } },
-        }),
-      );
-      await store.put(
-        "/ratchet/state/default/client-v6/in1/lab-ns/router/r2",
-        JSON.stringify({ kind: "vxlan", vni: 4243, ends: { a: { container_id: "c3", up: true } } }),
-      );
+      await putVxlanState(store, "default/primary-pod/in1/lab-ns/pair-pod/in2", 4242, {
+        a: { container_id: "c1", up: true },
+        b: { container_id: "c2", up: true },
+      });
+      await putVxlanState(store, "default/client-v6/in1/lab-ns/router/r2", 4243, {
+        a: { container_id: "c3", up: true },
+      });
     } finally {
       await store.close();
     }
