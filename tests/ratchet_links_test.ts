@@ -64,7 +64,12 @@ onEachStore("ratchet links", async (t, { newLab }) => {
         ["lo"],
         "the peer is not there: only the boot network",
       );
-      assert.equal(lab.waiters().length, 1, "ADD left the node's waiter waiting for the peer");
+      // The waiter ADD just started may still be exec'ing (setsid, the launcher, deno), when its
+      // /proc cmdline can read empty: wait for it to show, still exactly one.
+      assert.ok(
+        await eventually(() => lab.waiters().length === 1, 5_000),
+        "ADD left the node's waiter waiting for the peer",
+      );
       const rb = await lab.add(n1, b);
       const in2 = rb.interfaces.findIndex((i: { name: string }) => i.name === "in2");
       assert.ok(in2 > 0, JSON.stringify(rb));
