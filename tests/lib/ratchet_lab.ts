@@ -336,8 +336,9 @@ export function waiterPids(nodes: string[]): number[] {
     if (!/^\d+$/.test(e.name)) continue;
     try {
       const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
-      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue;
-      const argv = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (fields[0] === "Z") continue;
+      const argv = cmdline(e.name, fields[1] === "2" || e.name === "2");
       const node = argv[argv.indexOf("--node") + 1];
       if (argv.some((a) => a.endsWith("ratchet-child")) && argv.includes("waiter") && nodes.includes(node)) {
         out.push(Number(e.name));
@@ -347,6 +348,25 @@ export function waiterPids(nodes: string[]): number[] {
     }
   }
   return out;
+}
+
+/**
+ * A process's argv. A waiter that ADD has just started goes through three execs (setsid, the launcher,
+ * deno), and during an exec its cmdline can read empty or fail: such a read is tried again for up to
+ * 50 ms. Kernel threads (parent 2) have no cmdline at all and are not waited for.
+ */
+function cmdline(pid: string, kernelThread: boolean): string[] {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let tries = 0;; tries++) {
+    let text = "";
+    try {
+      text = Deno.readTextFileSync(`/proc/${pid}/cmdline`);
+    } catch (e) {
+      if (tries >= 10) throw e; // gone for good
+    }
+    if (text || kernelThread || tries >= 10) return text.split("\0");
+    Atomics.wait(pause, 0, 0, 5);
+  }
 }
 
 /** What a test on one store gets: labs on that store, and the test etcd when it is etcd. */
