@@ -4,30 +4,21 @@
  * environment), using the embedded file store. It prints a table of pods, interfaces, addresses
  * and pings, then tears everything down (also on Ctrl-C) unless --keep; `demo down` removes a kept lab.
  */
-import type { Command } from "../role.ts";
+import { parseCommand, runCommand, table, UsageError } from "../cli.ts";
 import type { LabState } from "./lab.ts";
 
-export const demoCommand: Command = {
-  usage: "demo [--keep] | demo down",
-  summary:
-    "build a two-node lab in network namespaces (octopus+anchor, ratchet veth and vxlan, a delegate), " +
-    "show it working, and tear it down",
-  run: async (args) => {
-    const { parseCommand, runCommand, UsageError } = await import("../cli.ts");
-    const usage = "ratchet demo [--keep] | ratchet demo down";
-    return runCommand(() => {
-      // Parsed strictly: a mistyped flag must not build a lab.
-      const { values, positionals: [verb] } = parseCommand(args, usage, { keep: { type: "boolean" } }, [
-        0,
-        1,
-      ]);
-      if (verb === undefined) return up(values.keep === true);
-      if (verb !== "down") throw new UsageError(usage, `unknown demo command ${JSON.stringify(verb)}`);
-      if (values.keep) throw new UsageError(usage, "--keep is for building a lab, not for taking it down");
-      return down();
-    });
-  },
-};
+/** Runs `ratchet demo [--keep] | ratchet demo down`; the exit code. */
+export function demo(args: string[]): Promise<number> {
+  const usage = "ratchet demo [--keep] | ratchet demo down";
+  return runCommand(() => {
+    // Parsed strictly: a mistyped flag must not build a lab.
+    const { values, positionals: [verb] } = parseCommand(args, usage, { keep: { type: "boolean" } }, [0, 1]);
+    if (verb === undefined) return up(values.keep === true);
+    if (verb !== "down") throw new UsageError(usage, `unknown demo command ${JSON.stringify(verb)}`);
+    if (values.keep) throw new UsageError(usage, "--keep is for building a lab, not for taking it down");
+    return down();
+  });
+}
 
 interface DemoPod {
   name: string;
@@ -162,7 +153,6 @@ async function up(keep: boolean): Promise<number> {
       ]);
     }
     say("");
-    const { table } = await import("../cli.ts");
     say(table(["pod", "node", "plugin", "interfaces", "ping", "result"], rows, { rule: true, empty: "" }));
     say("");
     if (keep) {
