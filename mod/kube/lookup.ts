@@ -25,6 +25,12 @@
  */
 import { type CniEnv, configError, envVar, type NetConf } from "../cni/mod.ts";
 import type { Pod } from "./types.ts";
+import { kubeSettingsFromConfig } from "./settings.ts";
+import { lazy } from "../lazy.ts";
+
+// The API client (and the YAML parser behind kubeconfigs) loads only when an API is configured; a
+// literal import() would make Deno read its whole graph at every plugin start (mod/lazy.ts).
+const loadClient = lazy<typeof import("./client.ts")>(new URL("./client.ts", import.meta.url));
 
 /** The capability a plugin declares to get the pod's annotations from a CRI runtime (containerd, CRI-O). */
 export const POD_ANNOTATIONS_CAPABILITY = "io.kubernetes.cri.pod-annotations";
@@ -185,9 +191,8 @@ async function withClient<T>(
   netConf: NetConf,
   fn: (client: import("./client.ts").KubeClient) => Promise<T>,
 ): Promise<T | undefined> {
-  const kube = await import("./mod.ts");
-  const settings = kube.kubeSettingsFromConfig(kubeBlocks(netConf));
+  const settings = kubeSettingsFromConfig(kubeBlocks(netConf));
   if (!settings) return undefined;
-  using client = await kube.openKube(settings);
+  using client = await (await loadClient()).openKube(settings);
   return await fn(client);
 }
