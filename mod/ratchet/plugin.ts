@@ -18,6 +18,7 @@ import {
   toVersion,
 } from "../cni/mod.ts";
 import { LABELS } from "../links/mod.ts";
+import { lazy } from "../lazy.ts";
 import { probeWritable, type Store, withStore } from "../store/mod.ts";
 import { loadRatchetConf, type NestedConf, type RatchetConf } from "./conf.ts";
 import { type AttachRecord, KEY, parseRecord } from "./keys.ts";
@@ -26,6 +27,10 @@ import { podMeta } from "./pod_meta.ts";
 import { containerRecord, recordContainer, register, undoRegister } from "./register.ts";
 import type { PodRef } from "./resolve.ts";
 import type { MadeEnd } from "./settle.ts";
+
+// CHECK's and GC's own code, unseen by Deno's start-up (mod/lazy.ts): ADD and DEL do not read it.
+const loadCheck = lazy<typeof import("./check.ts")>(new URL("./check.ts", import.meta.url));
+const loadGc = lazy<typeof import("./gc.ts")>(new URL("./gc.ts", import.meta.url));
 
 /** How long ADD waits for a veth the peer's side claimed a moment earlier. */
 const ADD_CLAIM_WAIT_MS = 10_000;
@@ -306,7 +311,7 @@ async function check({ conf, env, netConf }: Invocation<RatchetConf>): Promise<v
       await delegateCall(conf.delegate, "CHECK", env, netConf.prevResult);
       return;
     }
-    const { checkEnds } = await import("./check.ts");
+    const { checkEnds } = await loadCheck();
     const names = await checkEnds(store, env.containerId, env.netns, rec.node);
     if (conf.bootNetwork) {
       const prev = netConf.prevResult && withoutInterfaces(netConf.prevResult, names);
@@ -316,7 +321,7 @@ async function check({ conf, env, netConf }: Invocation<RatchetConf>): Promise<v
 }
 
 async function gc(inv: Invocation<RatchetConf>): Promise<void> {
-  const { collectGarbage } = await import("./gc.ts");
+  const { collectGarbage } = await loadGc();
   await withStore(inv.conf.store, (store) => collectGarbage(inv, store));
 }
 
