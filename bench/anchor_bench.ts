@@ -19,7 +19,7 @@ import type { BenchRow } from "./main.ts";
 import { startEtcd } from "../tests/lib/etcd.ts";
 import { TempNetns } from "../tests/lib/netns.ts";
 import { binDir } from "../tests/lib/plugin.ts";
-import { pluginCall } from "./plugin_call.ts";
+import { emptyLauncher, pluginCall } from "./plugin_call.ts";
 import { openStore, type StoreSettings } from "../mod/store/mod.ts";
 import { guardKey, recordKey } from "../mod/ipam/keys.ts";
 
@@ -123,19 +123,6 @@ function hostLocalSide(dataDir: string): Side {
   };
 }
 
-/** An empty Deno program behind a launcher shaped like ours (same flags, same config): the floor. */
-async function emptySide(dir: string): Promise<Side> {
-  await Deno.writeTextFile(`${dir}/empty.ts`, "");
-  const deno = Deno.execPath();
-  const config = new URL("../deno.json", import.meta.url).pathname;
-  await Deno.writeTextFile(
-    `${dir}/empty`,
-    `#!/bin/bash\nexec -a "$0" '${deno}' run -A --quiet --no-prompt --config '${config}' '${dir}/empty.ts' "$@"\n`,
-    { mode: 0o755 },
-  );
-  return { program: `${dir}/empty`, conf: { cniVersion: "1.0.0", name: "bench", type: "empty" } };
-}
-
 /** Empties the store and writes the bench pool and gateway, plus `crowd` allocations when asked. */
 async function seedPool(settings: StoreSettings, crowd = 0): Promise<void> {
   await using store = await openStore(settings);
@@ -174,7 +161,10 @@ export async function run(): Promise<BenchRow[]> {
     const embedded = anchorSide({ store: sqlite.dir });
     const crowded = anchorSide({ store: crowd.dir });
     const onEtcd = anchorSide({ etcd_endpoints: etcd.endpoint });
-    const empty = await emptySide(tmp);
+    const empty = {
+      program: await emptyLauncher(tmp),
+      conf: { cniVersion: "1.0.0", name: "bench", type: "empty" },
+    };
     const hl = hostLocalSide(`${tmp}/hl-seq`);
     const rows: BenchRow[] = [];
 

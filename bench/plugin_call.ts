@@ -42,3 +42,21 @@ export async function pluginCall(c: BenchCall): Promise<number> {
     if (memFile) await Deno.remove(memFile);
   }
 }
+
+/**
+ * The floor every plugin call is compared with: an empty Deno program behind a launcher shaped like
+ * ours (mod/install/launchers.ts: same flags, same config), written into `dir`. Called the way a
+ * plugin is (same runtime stand-in, same node namespace), it costs what Deno's start-up and the
+ * harness cost, and nothing of ours. Returns the launcher's path.
+ */
+export async function emptyLauncher(dir: string): Promise<string> {
+  await Deno.writeTextFile(`${dir}/empty.ts`, "");
+  const deno = Deno.execPath();
+  const config = new URL("../deno.json", import.meta.url).pathname;
+  await Deno.writeTextFile(
+    `${dir}/empty`,
+    `#!/bin/bash\nexec -a "$0" '${deno}' run -A --quiet --no-prompt --config '${config}' '${dir}/empty.ts' "$@"\n`,
+    { mode: 0o755 },
+  );
+  return `${dir}/empty`;
+}
