@@ -3,7 +3,8 @@
  */
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import type { Result } from "../cni/result.ts";
-import type { Handle, Link } from "../netlink/mod.ts";
+import type { Handle } from "../netlink/handle.ts";
+import type { Link } from "../netlink/link.ts";
 import {
   canonicalAddr,
   canonicalDst,

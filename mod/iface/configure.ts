@@ -3,7 +3,9 @@
  * plugin of this program that configures an interface (octopus, ratchet).
  */
 import type { Result } from "../cni/result.ts";
-import { type Handle, isErrno, type Link } from "../netlink/mod.ts";
+import type { Handle } from "../netlink/handle.ts";
+import { isErrno } from "../netlink/errors.ts";
+import type { Link } from "../netlink/link.ts";
 import { familyOfCidr, ipsFor, routeGateway } from "./select.ts";
 
 /** Raised when the interface to configure does not exist in the handle's namespace. */

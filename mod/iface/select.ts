@@ -3,7 +3,8 @@
  * them with what the kernel reports.
  */
 import type { IpConfig, Result, Route as CniRoute } from "../cni/result.ts";
-import { canonicalCidr, canonicalIp, tryParseIp } from "../ip/mod.ts";
+import { canonicalCidr } from "../ip/cidr.ts";
+import { canonicalIp, tryParseIp } from "../ip/addr.ts";
 
 /**
  * The result's addresses for `ifname`: those whose `interface` index names it. Addresses without an

@@ -23,7 +23,8 @@
  * ```
  * @module
  */
-import { type CniEnv, configError, envVar, type NetConf } from "../cni/mod.ts";
+import { type CniEnv, envVar } from "../cni/env.ts";
+import { configError, type NetConf } from "../cni/skel.ts";
 import type { Pod } from "./types.ts";
 import { kubeSettingsFromConfig } from "./settings.ts";
 import { lazy } from "../lazy.ts";

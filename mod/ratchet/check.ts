@@ -1,8 +1,8 @@
 /** CHECK's half of the links: is every end ADD (or the child) made still in the kernel as recorded? */
 import { CniError, ErrorCode } from "../cni/errors.ts";
-import { Handle } from "../netlink/mod.ts";
+import { Handle } from "../netlink/handle.ts";
 import type { Store } from "../store/mod.ts";
-import { canonicalIp } from "../ip/mod.ts";
+import { canonicalIp } from "../ip/addr.ts";
 import {
   type AttachRecord,
   type EndRecord,

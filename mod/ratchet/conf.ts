@@ -3,10 +3,12 @@
  * parent_interface, parent_address, delegate, boot_network) plus anchor's store and Kubernetes
  * fields, validated once, every problem naming its field (CNI code 7).
  */
-import { configError, type GcGrace, gcGrace, type NetConf } from "../cni/mod.ts";
+import { configError, type NetConf } from "../cni/skel.ts";
+import { type GcGrace, gcGrace } from "../cni/gc.ts";
 import { ifnameProblem } from "../links/names.ts";
-import { parseIpOrReason } from "../ip/mod.ts";
-import { type StoreSettings, StoreSettingsError, storeSettingsFromConfig } from "../store/mod.ts";
+import { parseIpOrReason } from "../ip/addr.ts";
+import { type StoreSettings, storeSettingsFromConfig } from "../store/settings.ts";
+import { StoreSettingsError } from "../store/errors.ts";
 
 /** How long a link waits for its peer when the config does not say. */
 export const DEFAULT_CHILD_TIMEOUT_S = 120;

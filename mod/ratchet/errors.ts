@@ -12,7 +12,7 @@
  * | 104 | `delegate` or `boot_network` failed without a CNI error of its own |
  * | 105 | CHECK: an end differs from the store, or the waiter marked a link `failed` or `timed out` |
  */
-import { type CniError, mapErrors, toCniError } from "../cni/mod.ts";
+import { type CniError, mapErrors, toCniError } from "../cni/errors.ts";
 
 /**
  * Maps anything a verb throws to the CNI error it stands for. Contention is one temporary error type

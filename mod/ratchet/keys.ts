@@ -3,7 +3,7 @@
  * /ratchet/pods, /ratchet/links; the DSL's renderer imports them from here) and the keys the plugin
  * and its waiter write at run time, with the JSON records under them.
  */
-import type { LinkEnd } from "../links/mod.ts";
+import type { LinkEnd } from "../links/types.ts";
 
 /** Key builders; every segment is a Kubernetes name or an interface name, neither of which holds '/'. */
 export const KEY = {

@@ -3,23 +3,16 @@
  * their point-to-point links on top (veth on one node, vxlan across nodes), a child finishing the
  * links whose peers have not arrived yet.
  */
-import {
-  appendResult,
-  type CniEnv,
-  CniError,
-  criResultProblem,
-  ErrorCode,
-  execPlugin,
-  type Invocation,
-  log,
-  type Plugin,
-  type Result,
-  toCniError,
-  toVersion,
-} from "../cni/mod.ts";
-import { LABELS } from "../links/mod.ts";
+import { appendResult, criResultProblem, type Result, toVersion } from "../cni/result.ts";
+import type { CniEnv } from "../cni/env.ts";
+import { CniError, ErrorCode, toCniError } from "../cni/errors.ts";
+import { execPlugin } from "../cni/exec.ts";
+import type { Invocation, Plugin } from "../cni/skel.ts";
+import { log } from "../cni/log.ts";
+import { LABELS } from "../links/types.ts";
 import { lazy } from "../lazy.ts";
-import { probeWritable, type Store, withStore } from "../store/mod.ts";
+import { probeWritable, withStore } from "../store/with_store.ts";
+import type { Store } from "../store/types.ts";
 import { loadRatchetConf, type NestedConf, type RatchetConf } from "./conf.ts";
 import { type AttachRecord, KEY, parseRecord } from "./keys.ts";
 import { mapped } from "./errors.ts";
@@ -63,7 +56,7 @@ async function nodeParent(conf: RatchetConf, store: Store, node: string) {
   }
   if (!address && iface) {
     const [{ Handle }, { underlayAddress }] = await Promise.all([
-      import("../netlink/mod.ts"),
+      import("../netlink/handle.ts"),
       import("./plumb.ts"),
     ]);
     const h = Handle.open();

@@ -5,15 +5,12 @@
  */
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import type { Result } from "../cni/result.ts";
-import { checkIface, configureIface } from "../iface/mod.ts";
-import {
-  type Handle,
-  isNotFound,
-  type Link,
-  linkAddInNetns,
-  NetlinkError,
-  tempIfName,
-} from "../netlink/mod.ts";
+import { checkIface } from "../iface/check.ts";
+import { configureIface } from "../iface/configure.ts";
+import type { Handle } from "../netlink/handle.ts";
+import { isNotFound, NetlinkError } from "../netlink/errors.ts";
+import type { Link } from "../netlink/link.ts";
+import { linkAddInNetns, tempIfName } from "../netlink/movein.ts";
 
 /** The kinds ratchet makes; an interface of another kind under a link's name is never touched. */
 const OURS = ["veth", "vxlan"];

@@ -4,8 +4,9 @@
  * wrote to the store, so that runtimes without Kubernetes work the same way.
  */
 import { lookupPod } from "../kube/lookup.ts";
-import { parsePodLinks, type PodLinks } from "../links/mod.ts";
-import type { Store } from "../store/mod.ts";
+import { parsePodLinks } from "../links/parse.ts";
+import type { PodLinks } from "../links/types.ts";
+import type { Store } from "../store/types.ts";
 import type { RatchetConf } from "./conf.ts";
 import { KEY, parseRecord } from "./keys.ts";
 

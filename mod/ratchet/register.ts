@@ -3,7 +3,9 @@
  * container record DEL reads, and an index entry at each declared peer so the peer can find links
  * only this side declared.
  */
-import { casUpdate, LOST_RACE, type Op, retryCas, type Store } from "../store/mod.ts";
+import { casUpdate } from "../store/atomic.ts";
+import { LOST_RACE, retryCas } from "../store/retry.ts";
+import type { Op, Store } from "../store/types.ts";
 import { type AttachRecord, type ContainerRecord, KEY, parseRecord } from "./keys.ts";
 import type { PodRef } from "./resolve.ts";
 

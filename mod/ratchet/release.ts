@@ -3,8 +3,10 @@
  * (the namespace, an interface, a record) counts as done, since DEL may run many times.
  */
 import { log } from "../cni/log.ts";
-import { Handle, isNotFound, NotNetnsError } from "../netlink/mod.ts";
-import { LOST_RACE, type Op, retryCas, type Store } from "../store/mod.ts";
+import { Handle } from "../netlink/handle.ts";
+import { isNotFound, NotNetnsError } from "../netlink/errors.ts";
+import { LOST_RACE, retryCas } from "../store/retry.ts";
+import type { Op, Store } from "../store/types.ts";
 import { type EndRecord, KEY, type LinkState, parseRecord } from "./keys.ts";
 import { removeEnd } from "./plumb.ts";
 import { deregister } from "./register.ts";

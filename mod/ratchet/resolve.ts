@@ -3,7 +3,7 @@
  * its own metadata, and its peers' metadata (the original's non-primary pod declared nothing and
  * learned its link from the primary). Pure, so both sides of a link compute the same answer.
  */
-import type { LinkEnd } from "../links/mod.ts";
+import type { LinkEnd } from "../links/types.ts";
 
 /** One end of a link, fully named. */
 export interface EndRef {

@@ -6,9 +6,12 @@
  */
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import { log } from "../cni/log.ts";
-import { canonicalIp } from "../ip/mod.ts";
-import { Handle, type Link, NetlinkError } from "../netlink/mod.ts";
-import { type Compare, LOST_RACE, type Op, retryCas, type Store } from "../store/mod.ts";
+import { canonicalIp } from "../ip/addr.ts";
+import { Handle } from "../netlink/handle.ts";
+import type { Link } from "../netlink/link.ts";
+import { NetlinkError } from "../netlink/errors.ts";
+import type { Compare, Op, Store } from "../store/types.ts";
+import { LOST_RACE, retryCas } from "../store/retry.ts";
 import { MAX_VNI } from "./conf.ts";
 import { type AttachRecord, type EndRecord, KEY, type LinkState, parseRecord } from "./keys.ts";
 import { makeVeth, makeVxlan, nameTaken } from "./plumb.ts";

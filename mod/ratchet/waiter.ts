@@ -4,8 +4,8 @@
  * containers whose links it is to finish.
  */
 import { log } from "../cni/log.ts";
-import type { NetConf } from "../cni/mod.ts";
-import type { Store } from "../store/mod.ts";
+import type { NetConf } from "../cni/skel.ts";
+import type { Store } from "../store/types.ts";
 import type { RatchetConf } from "./conf.ts";
 import { KEY, parseRecord, type WaiterRecord, type WaitRecord } from "./keys.ts";
 import type { PodRef } from "./resolve.ts";
