@@ -5,15 +5,8 @@
  */
 import { CniError, ErrorCode } from "../cni/errors.ts";
 import type { Route } from "../cni/result.ts";
-import {
-  type Cidr,
-  formatCidr,
-  formatIp,
-  type IpAddr,
-  networkOf,
-  parseCidrOrReason,
-  parseIpOrReason,
-} from "../ip/mod.ts";
+import { type Cidr, formatCidr, networkOf, parseCidrOrReason } from "../ip/cidr.ts";
+import { formatIp, type IpAddr, parseIpOrReason } from "../ip/addr.ts";
 import { checkGateway, checkSubnet } from "../ipam/subnet.ts";
 import { GATEWAY_ANNOTATION, ROUTES_ANNOTATION, SUBNET_ANNOTATION } from "./keys.ts";
 import type { PodInfo } from "./pod.ts";

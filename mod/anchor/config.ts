@@ -6,16 +6,11 @@ import type { CniEnv } from "../cni/env.ts";
 import { type GcGrace, gcGrace } from "../cni/gc.ts";
 import type { Dns } from "../cni/result.ts";
 import { configError, type NetConf } from "../cni/skel.ts";
-import {
-  type Cidr,
-  formatCidr,
-  type IpAddr,
-  networkOf,
-  parseCidrOrReason,
-  parseIpOrReason,
-} from "../ip/mod.ts";
+import { type Cidr, formatCidr, networkOf, parseCidrOrReason } from "../ip/cidr.ts";
+import { type IpAddr, parseIpOrReason } from "../ip/addr.ts";
 import { kubeBlocks } from "../kube/lookup.ts";
-import { type StoreSettings, StoreSettingsError, storeSettingsFromConfig } from "../store/mod.ts";
+import { type StoreSettings, storeSettingsFromConfig } from "../store/settings.ts";
+import { StoreSettingsError } from "../store/errors.ts";
 
 /** The validated configuration every verb works from. */
 export interface AnchorConf {

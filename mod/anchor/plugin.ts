@@ -15,14 +15,15 @@
 // Each from its own module, not the barrels: every module costs a plugin process about 0.5 ms to load.
 import type { CniEnv } from "../cni/env.ts";
 import { CniError, ErrorCode } from "../cni/errors.ts";
-import { validAttachments } from "../cni/gc.ts";
 import { log } from "../cni/log.ts";
 import type { Result } from "../cni/result.ts";
 import { configError, type Invocation, type NetConf, type Plugin } from "../cni/skel.ts";
-import { formatCidr, formatRange, ipEquals, tryParseIp } from "../ip/mod.ts";
-import { describeSettings, probeWritable, withStore } from "../store/mod.ts";
+import { formatCidr } from "../ip/cidr.ts";
+import { formatRange } from "../ip/ranges.ts";
+import { ipEquals, tryParseIp } from "../ip/addr.ts";
+import { describeSettings } from "../store/settings.ts";
+import { probeWritable, withStore } from "../store/with_store.ts";
 import { allocate } from "../ipam/allocate.ts";
-import { collectGarbage } from "../ipam/gc.ts";
 import { release } from "../ipam/release.ts";
 import { findRecord, readState } from "../ipam/state.ts";
 import { podNetwork } from "./annotations.ts";
@@ -30,6 +31,11 @@ import { type AnchorConf, loadAnchorConf } from "./config.ts";
 import { anchorCniError, mapped } from "./errors.ts";
 import { podInfo } from "./pod.ts";
 import { ipamResult } from "./result.ts";
+import { lazy } from "../lazy.ts";
+
+// GC's own code, unseen by Deno's start-up (mod/lazy.ts): ADD and DEL do not read it.
+const loadCniGc = lazy<typeof import("../cni/gc.ts")>(new URL("../cni/gc.ts", import.meta.url));
+const loadIpamGc = lazy<typeof import("../ipam/gc.ts")>(new URL("../ipam/gc.ts", import.meta.url));
 
 /**
  * ADD allocates the first free address of the pod namespace's pool in the pod's subnet (atomically, and
@@ -121,6 +127,7 @@ async function check({ conf, netConf, env }: Invocation<AnchorConf>): Promise<vo
 }
 
 async function gc({ conf, netConf }: Invocation<AnchorConf>): Promise<void> {
+  const [{ validAttachments }, { collectGarbage }] = await Promise.all([loadCniGc(), loadIpamGc()]);
   const valid = validAttachments(netConf).attachments;
   const report = await withStore(
     conf.store,

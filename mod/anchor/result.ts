@@ -1,6 +1,7 @@
 /** The IPAM result of ADD: one address, routes in the original's order, and the config's DNS. */
 import type { Result, Route } from "../cni/result.ts";
-import { contains, formatCidr, formatIp } from "../ip/mod.ts";
+import { contains, formatCidr } from "../ip/cidr.ts";
+import { formatIp } from "../ip/addr.ts";
 import type { Allocation } from "../ipam/allocate.ts";
 import type { PodNetwork } from "./annotations.ts";
 import type { AnchorConf } from "./config.ts";

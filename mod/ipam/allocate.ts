@@ -5,20 +5,11 @@
  * address's guard in one transaction that requires both keys to be absent. Losing the race to another
  * process or node only costs another attempt; no lock is held, so a crashed plugin blocks nobody.
  */
-import { LOST_RACE, retryCas, type Store } from "../store/mod.ts";
-import {
-  type Cidr,
-  countRanges,
-  filterToSubnet,
-  formatCidr,
-  formatIp,
-  type IpAddr,
-  type IpRange,
-  iterateRanges,
-  parseIp,
-  rangesContain,
-  tryParseIp,
-} from "../ip/mod.ts";
+import { LOST_RACE, retryCas } from "../store/retry.ts";
+import type { Store } from "../store/types.ts";
+import { type Cidr, formatCidr } from "../ip/cidr.ts";
+import { countRanges, filterToSubnet, type IpRange, iterateRanges, rangesContain } from "../ip/ranges.ts";
+import { formatIp, type IpAddr, parseIp, tryParseIp } from "../ip/addr.ts";
 import { GatewayNotFoundError, NoPoolError, PoolExhaustedError } from "./errors.ts";
 import { GUARD_PREFIX, guardKey, recordId, recordKey } from "./keys.ts";
 import { parsePool } from "./pool.ts";

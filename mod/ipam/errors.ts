@@ -2,7 +2,7 @@
  * Why an allocation could not be made. The engine knows nothing of CNI: each error says what kind of
  * failure it is in `reason`, and the plugin layer turns that into a code (mod/anchor/errors.ts).
  */
-import type { RangeItemError } from "../ip/mod.ts";
+import type { RangeItemError } from "../ip/ranges.ts";
 
 /** The kinds of failure, each with one CNI code in mod/anchor. */
 export type IpamFailure =

@@ -10,7 +10,7 @@
  * `time` field, written by ADD) is never collected: GC that overlaps ADDs loses no live record, and
  * no address is handed out twice.
  */
-import type { Store } from "../store/mod.ts";
+import type { Store } from "../store/types.ts";
 import { guardKey, recordKey } from "./keys.ts";
 import type { AllocationRecord } from "./record.ts";
 import { releaseRecord } from "./release.ts";

@@ -1,5 +1,5 @@
 /** A namespace's pool as stored at `/anchor/ns/<namespace>`, read with mod/ip's range grammar. */
-import { type IpRange, parseRanges } from "../ip/mod.ts";
+import { type IpRange, parseRanges } from "../ip/ranges.ts";
 import { PoolSyntaxError } from "./errors.ts";
 
 /**

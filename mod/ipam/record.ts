@@ -7,7 +7,7 @@
  * format still finds its four fields where it expects them, and we read the original's four-field
  * values (and bare addresses) as records without the extra fields.
  */
-import { canonicalIp, tryParseIp } from "../ip/mod.ts";
+import { canonicalIp, tryParseIp } from "../ip/addr.ts";
 import { containerOf } from "./keys.ts";
 
 /** One allocation as stored. */

@@ -2,7 +2,8 @@
  * DEL and `anchor release`: removing a record and its guard in one transaction, so an address is free
  * exactly when its record is gone. Absence is success: the spec lets DEL run again and again.
  */
-import { type Compare, LOST_RACE, type Op, retryCas, type Store } from "../store/mod.ts";
+import type { Compare, Op, Store } from "../store/types.ts";
+import { LOST_RACE, retryCas } from "../store/retry.ts";
 import { guardKey, RECORD_PREFIX, recordKey } from "./keys.ts";
 import { type AllocationRecord, decodeOrBlank, recordMatches } from "./record.ts";
 import type { StoredRecord } from "./state.ts";

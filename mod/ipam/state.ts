@@ -3,16 +3,10 @@
  * the same revision: an ADD writes a record and its guard in one transaction, so a snapshot never
  * shows one without the other unless something outside anchor wrote the store.
  */
-import { type KeyValue, LOST_RACE, retryCas, type Store } from "../store/mod.ts";
-import {
-  canonicalIp,
-  type Cidr,
-  formatCidr,
-  formatIp,
-  sameNetwork,
-  tryParseCidr,
-  tryParseIp,
-} from "../ip/mod.ts";
+import type { KeyValue, Store } from "../store/types.ts";
+import { LOST_RACE, retryCas } from "../store/retry.ts";
+import { canonicalIp, formatIp, tryParseIp } from "../ip/addr.ts";
+import { type Cidr, formatCidr, sameNetwork, tryParseCidr } from "../ip/cidr.ts";
 import {
   ANCHOR_PREFIX,
   GATEWAY_PREFIX,

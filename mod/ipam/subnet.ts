@@ -1,16 +1,6 @@
 /** Checks on the subnets and gateways pods are placed in, shared by ADD and the `anchor gw` command. */
-import {
-  bitsOf,
-  type Cidr,
-  contains,
-  formatCidr,
-  formatIp,
-  hostRange,
-  type IpAddr,
-  networkOf,
-  parseCidrOrReason,
-  parseIpOrReason,
-} from "../ip/mod.ts";
+import { bitsOf, formatIp, type IpAddr, parseIpOrReason } from "../ip/addr.ts";
+import { type Cidr, contains, formatCidr, hostRange, networkOf, parseCidrOrReason } from "../ip/cidr.ts";
 import { GatewayError, SubnetError } from "./errors.ts";
 
 /**

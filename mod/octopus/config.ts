@@ -2,9 +2,10 @@
  * The octopus network configuration: the original anchor's 10-anchor.conf fields, validated once,
  * every problem naming its field (CNI code 7).
  */
-import { configError, type Dns, type NetConf } from "../cni/mod.ts";
+import { configError, type NetConf } from "../cni/skel.ts";
+import type { Dns } from "../cni/result.ts";
 import { ifnameProblem } from "../links/names.ts";
-import { type Cidr, parseCidrOrReason } from "../ip/mod.ts";
+import { type Cidr, parseCidrOrReason } from "../ip/cidr.ts";
 
 /** macvlan modes by their config names; "" is the original's spelling of the default. */
 export const MACVLAN_MODES = ["bridge", "private", "vepa", "passthru"] as const;

@@ -3,7 +3,9 @@
  * process per pod); any other type is exec'd from CNI_PATH as the spec has it (host-local, static,
  * dhcp), the whole network config on its stdin as libcni passes it.
  */
-import { execPlugin, type Invocation, type Result, supportedVersions } from "../cni/mod.ts";
+import { execPlugin, supportedVersions } from "../cni/exec.ts";
+import type { Invocation } from "../cni/skel.ts";
+import type { Result } from "../cni/result.ts";
 import type { OctopusConf } from "./config.ts";
 
 type Verb = "ADD" | "DEL" | "CHECK" | "GC" | "STATUS";

@@ -2,7 +2,8 @@
  * Which master interface carries a pod: the `octopus` entry for its subnet annotation, or for the
  * address IPAM gave it.
  */
-import { contains, sameNetwork, tryParseCidr, tryParseIp } from "../ip/mod.ts";
+import { contains, sameNetwork, tryParseCidr } from "../ip/cidr.ts";
+import { tryParseIp } from "../ip/addr.ts";
 import type { MasterEntry } from "./config.ts";
 import { UnknownSubnetError } from "./errors.ts";
 

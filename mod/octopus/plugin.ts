@@ -2,17 +2,16 @@
  * octopus: a macvlan for the pod on whichever of the node's masters carries its subnet.
  * Read as the spec of ADD, DEL and CHECK; the bytes live in mod/netlink, the addresses in IPAM.
  */
-import {
-  appendResult,
-  CniError,
-  ErrorCode,
-  type Invocation,
-  log,
-  type Plugin,
-  type Result,
-} from "../cni/mod.ts";
-import { checkIface, configureIface } from "../iface/mod.ts";
-import { Handle, isNotFound, type Link, linkAddInNetns, NotNetnsError } from "../netlink/mod.ts";
+import { appendResult, type Result } from "../cni/result.ts";
+import { CniError, ErrorCode } from "../cni/errors.ts";
+import type { Invocation, Plugin } from "../cni/skel.ts";
+import { log } from "../cni/log.ts";
+import { checkIface } from "../iface/check.ts";
+import { configureIface } from "../iface/configure.ts";
+import { Handle } from "../netlink/handle.ts";
+import { isNotFound, NotNetnsError } from "../netlink/errors.ts";
+import type { Link } from "../netlink/link.ts";
+import { linkAddInNetns } from "../netlink/movein.ts";
 import { loadOctopusConf, type MasterEntry, type OctopusConf } from "./config.ts";
 import { MasterDownError, MasterMissingError, NoAddressError } from "./errors.ts";
 import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamStatus } from "./ipam.ts";

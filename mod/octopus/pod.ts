@@ -1,7 +1,8 @@
 /**
  * The pod's `cni.anchor.org/subnet` annotation, which names the LAN (and so the master) it joins.
  */
-import type { CniEnv, NetConf } from "../cni/mod.ts";
+import type { CniEnv } from "../cni/env.ts";
+import type { NetConf } from "../cni/skel.ts";
 import { SUBNET_ANNOTATION } from "../anchor/keys.ts";
 import { lookupPod, podRefOf } from "../kube/lookup.ts";
 
