@@ -109,16 +109,33 @@ async function spawnWaiter(childPath: string | undefined, req: WaiterRequest): P
 
 /** True while `pid` is a live (not zombie) waiter for `node`: our own process, by its command line. */
 export function isWaiter(pid: number, node: string): boolean {
-  if (!(pid > 0)) return false;
+  if (!isLive(pid)) return false;
   try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) return false;
     const argv = Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0");
     const at = argv.indexOf("--node");
     return argv.some((a) => a.endsWith(CHILD_NAME)) && argv.includes(WAITER_COMMAND) && argv[at + 1] === node;
   } catch {
     return false;
   }
+}
+
+/** True while `pid` exists and is not a zombie (/proc/PID/stat, proc(5)). */
+function isLive(pid: number): boolean {
+  if (!(pid > 0)) return false;
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return !stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * True for a waiter started moments ago whose process still lives: while it goes through setsid, the
+ * launcher and deno, its /proc cmdline can read empty mid-exec, and isWaiter alone would start a second.
+ */
+function justStarted(rec: WaiterRecord): boolean {
+  return Date.now() - rec.at < START_LEASE_MS && isLive(rec.pid);
 }
 
 function killQuietly(pid: number, signal: Deno.Signal): void {
@@ -140,7 +157,7 @@ export async function ensureWaiter(store: Store, conf: RatchetConf): Promise<num
   for (let attempt = 0; attempt < LEASE_ATTEMPTS; attempt++) {
     const kv = await store.get(key);
     const rec = parseRecord<WaiterRecord>(kv);
-    if (rec && isWaiter(rec.pid, conf.node)) return undefined;
+    if (rec && (isWaiter(rec.pid, conf.node) || justStarted(rec))) return undefined;
     if (rec?.pid === 0 && Date.now() - rec.at < START_LEASE_MS) return undefined;
     const lease = JSON.stringify({ pid: 0, at: Date.now() } satisfies WaiterRecord);
     if (!(await store.txn([{ key, modRevision: kv?.modRevision ?? 0 }], [{ put: key, value: lease }]))) {
