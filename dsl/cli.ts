@@ -55,6 +55,22 @@ function guarded(run: () => Promise<number>): Promise<number> {
   });
 }
 
+/**
+ * The status commands' shared start: FILE's topology when a FILE is given (its diagnostics go to
+ * stderr, and a FILE with errors is exit 1 before `run`), undefined without one, which means the
+ * store's own topology. Errors as {@link guarded}.
+ */
+function withOptionalTopology(
+  file: string | undefined,
+  run: (topology: Topology | undefined) => Promise<number>,
+): Promise<number> {
+  return guarded(async () => {
+    if (file === undefined) return await run(undefined);
+    const result = await loadClean(file);
+    return result ? await run(result.topology) : 1;
+  });
+}
+
 /** `ratchet lint [--format text|json] FILE...`: compiler-style diagnostics, exit 1 on any error. */
 export function lintCommand(argv: string[]): Promise<number> {
   return guarded(async () => {
@@ -170,13 +186,10 @@ export function applyCommand(file: string, store: KvStore, opts: { prune: boolea
  * the store's own, links coloured by their state in the store.
  */
 export function statusPictureCommand(file: string | undefined, store: ListingStore): Promise<number> {
-  return guarded(async () => {
+  return withOptionalTopology(file, async (topology) => {
     let picture;
-    if (file !== undefined) {
-      const result = await loadClean(file);
-      if (!result) return 1;
-      picture = await filePicture(result.topology, undefined, store);
-    } else {
+    if (topology) picture = await filePicture(topology, undefined, store);
+    else {
       const { storePicture, RATCHET_PREFIX } = await import("../mod/picture/from_store.ts");
       picture = storePicture(await store.list(RATCHET_PREFIX));
     }
@@ -187,13 +200,7 @@ export function statusPictureCommand(file: string | undefined, store: ListingSto
 
 /** `ratchet status [FILE]`: what apply owns in the store; with FILE, exit 1 when it differs. */
 export function statusCommand(file: string | undefined, store: KvStore): Promise<number> {
-  return guarded(async () => {
-    let topology;
-    if (file !== undefined) {
-      const result = await loadClean(file);
-      if (!result) return 1;
-      topology = result.topology;
-    }
+  return withOptionalTopology(file, async (topology) => {
     const { topologyStatus, formatStatus } = await import("./apply.ts");
     const report = await topologyStatus(store, topology);
     console.log(formatStatus(report));
