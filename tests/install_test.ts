@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { ClusterNetworkError, parseClusterNetwork, renderConflist } from "../mod/install/mod.ts";
 import { ROLE_NAMES } from "../mod/role.ts";
 import { openStore } from "../mod/store/mod.ts";
-import { ipJson, sh } from "./lib/netns.ts";
+import { ipJson, run, type RunResult, sh } from "./lib/netns.ts";
 import { OctopusLab, reaches } from "./lib/octopus_lab.ts";
 import { runPlugin } from "./lib/plugin.ts";
 
@@ -15,15 +15,10 @@ const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const CLUSTER =
   "nodeA,eth0.2,10.0.1.8,10.0.1.1,24; nodeA,eth0.3,10.0.2.8,10.0.2.1,24; nodeB,eth0.2,10.0.1.9,10.0.1.1,24";
 
-async function anchorCmd(node: string, verb: string, ...args: string[]) {
-  const out = await new Deno.Command("ip", {
-    args: ["netns", "exec", node, Deno.execPath(), "run", "-A", "--quiet", MAIN, "anchor", verb, ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+/** `anchor VERB ARGS...` run by the program inside `node`, as install runs there; never throws. */
+function anchorCmd(node: string, verb: string, ...args: string[]): Promise<RunResult> {
+  const program = [Deno.execPath(), "run", "-A", "--quiet", MAIN];
+  return run("ip", "netns", "exec", node, ...program, "anchor", verb, ...args);
 }
 
 /** The node as a LAN host: its masters carry its own addresses and the default route. */

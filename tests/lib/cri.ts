@@ -20,7 +20,7 @@
  * ```
  */
 import { binDir } from "./plugin.ts";
-import { sh, ShError } from "./netns.ts";
+import { run, type RunResult, sh, ShError } from "./netns.ts";
 
 const repo = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -371,15 +371,15 @@ export class CriRuntime implements AsyncDisposable {
   }
 
   async #waitReady(pauseTar: string): Promise<void> {
-    await this.#until("containerd answers", async () => (await this.#crictl(["version"])).ok);
+    await this.#until("containerd answers", async () => (await this.#crictl(["version"])).success);
     await sh("ctr", "--address", this.sock, "-n", "k8s.io", "images", "import", pauseTar);
     await this.#until(
       "CRI sees the pause image",
-      async () => (await this.#crictl(["inspecti", PAUSE_IMAGE])).ok,
+      async () => (await this.#crictl(["inspecti", PAUSE_IMAGE])).success,
     );
     await this.#until("NetworkReady (the conflist loads)", async () => {
       const r = await this.#crictl(["info"]);
-      if (!r.ok) return false;
+      if (!r.success) return false;
       const conditions = JSON.parse(r.stdout).status?.conditions ?? [];
       return conditions.some((c: { type: string; status: boolean }) => c.type === "NetworkReady" && c.status);
     });
@@ -396,15 +396,8 @@ export class CriRuntime implements AsyncDisposable {
     }
   }
 
-  async #crictl(args: string[]): Promise<{ ok: boolean; stdout: string; stderr: string }> {
-    const out = await new Deno.Command(this.crictlPath, {
-      args: ["--config", `${this.work}/crictl.yaml`, ...args],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const d = new TextDecoder();
-    return { ok: out.success, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
+  #crictl(args: string[]): Promise<RunResult> {
+    return run(this.crictlPath, "--config", `${this.work}/crictl.yaml`, ...args);
   }
 
   /** Runs crictl with this runtime's endpoint; returns stdout. @throws Error with crictl's stderr. */
@@ -414,7 +407,7 @@ export class CriRuntime implements AsyncDisposable {
     if (Deno.env.get("CRI_TRACE")) {
       console.error(`crictl ${args[0]}: ${Math.round(performance.now() - t0)} ms`);
     }
-    if (!r.ok) throw new Error(`crictl ${args.join(" ")}: ${r.stderr.trim() || r.stdout.trim()}`);
+    if (!r.success) throw new Error(`crictl ${args.join(" ")}: ${r.stderr.trim() || r.stdout.trim()}`);
     return r.stdout;
   }
 

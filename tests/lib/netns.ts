@@ -27,12 +27,39 @@ export class ShError extends Error {
 
 const decoder = new TextDecoder();
 
+/** How a command exited and what it printed (UTF-8 text). */
+export interface RunResult {
+  /** The exit code; `success` is `code === 0`. */
+  code: number;
+  success: boolean;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a command (no shell, empty stdin) to its end and returns how it exited and what it printed.
+ * It never throws on a non-zero exit, for tests that assert on a failure; {@link sh} is the throwing
+ * form. Rejects only when the command cannot start (Deno.errors.NotFound for a missing binary).
+ *
+ * @example
+ * const r = await run("ip", "netns", "exec", ns, "anchor", "ls");
+ * assert.equal(r.code, 0, r.stderr);
+ */
+export async function run(cmd: string, ...args: string[]): Promise<RunResult> {
+  const out = await new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped" }).output();
+  return {
+    code: out.code,
+    success: out.success,
+    stdout: decoder.decode(out.stdout),
+    stderr: decoder.decode(out.stderr),
+  };
+}
+
 /** Runs a command (no shell) and returns its stdout; throws ShError when it exits non-zero. */
 export async function sh(cmd: string, ...args: string[]): Promise<string> {
-  const out = await new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped" }).output();
-  const stdout = decoder.decode(out.stdout);
-  if (!out.success) throw new ShError([cmd, ...args], out.code, stdout, decoder.decode(out.stderr));
-  return stdout;
+  const out = await run(cmd, ...args);
+  if (!out.success) throw new ShError([cmd, ...args], out.code, out.stdout, out.stderr);
+  return out.stdout;
 }
 
 /** Like {@link sh}, for exit-time cleanup where nothing async can run any more. */
