@@ -2,6 +2,7 @@
  * A throwaway etcd for tests: Debian's /usr/bin/etcd on free 127.0.0.1 ports with a temp data dir.
  * Nothing listens beyond loopback, and stop() removes every trace.
  */
+import { makeCa, makeSignedCert } from "./tls.ts";
 
 /** A running test etcd. */
 export interface TestEtcd {
@@ -75,12 +76,12 @@ async function startEtcdOnce(options: EtcdOptions): Promise<TestEtcd> {
   if (options.tls) {
     try {
       const pki = await makePki(dir, options.serverAltName ?? "IP:127.0.0.1");
-      tls = { caFile: pki.ca, certFile: pki.clientCert, keyFile: pki.clientKey };
+      tls = { caFile: pki.ca, certFile: pki.client.cert, keyFile: pki.client.key };
       tlsArgs.push(
         "--cert-file",
-        pki.serverCert,
+        pki.server.cert,
         "--key-file",
-        pki.serverKey,
+        pki.server.key,
         "--client-cert-auth",
         "--trusted-ca-file",
         pki.ca,
@@ -309,73 +310,18 @@ async function tail(path: string): Promise<string> {
   }
 }
 
-/** A throwaway CA, a server certificate for `serverAltName`, and a client certificate, all with openssl. */
+/** A throwaway CA, a server certificate for `serverAltName`, and a client certificate (tests/lib/tls.ts). */
 async function makePki(dir: string, serverAltName: string) {
-  const f = (name: string) => `${dir}/${name}`;
-  const openssl = async (...args: string[]) => {
-    const out = await new Deno.Command("openssl", { args, stdin: "null", stdout: "null", stderr: "piped" })
-      .output();
-    if (!out.success) throw new Error(`openssl ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`);
-  };
-  const key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  await openssl(
-    "req",
-    "-x509",
-    ...key,
-    "-keyout",
-    f("ca.key"),
-    "-out",
-    f("ca.pem"),
-    "-days",
-    "1",
-    "-subj",
-    "/CN=rt-test-ca",
-  );
+  const ca = await makeCa(dir, "ca", "rt-test-ca");
   // etcd 3.4's JSON gateway dials the server's own gRPC port with the server certificate as its client
   // certificate, so with --client-cert-auth that certificate must allow client authentication too.
-  for (
-    const [name, ext] of [[
-      "server",
-      `subjectAltName=${serverAltName}\nextendedKeyUsage=serverAuth,clientAuth`,
-    ], [
-      "client",
-      "extendedKeyUsage=clientAuth",
-    ]]
-  ) {
-    await Deno.writeTextFile(f(`${name}.ext`), `${ext}\n`);
-    await openssl(
-      "req",
-      ...key,
-      "-keyout",
-      f(`${name}.key`),
-      "-out",
-      f(`${name}.csr`),
-      "-subj",
-      `/CN=rt-test-${name}`,
-    );
-    await openssl(
-      "x509",
-      "-req",
-      "-in",
-      f(`${name}.csr`),
-      "-CA",
-      f("ca.pem"),
-      "-CAkey",
-      f("ca.key"),
-      "-CAcreateserial",
-      "-out",
-      f(`${name}.pem`),
-      "-days",
-      "1",
-      "-extfile",
-      f(`${name}.ext`),
-    );
-  }
-  return {
-    ca: f("ca.pem"),
-    serverCert: f("server.pem"),
-    serverKey: f("server.key"),
-    clientCert: f("client.pem"),
-    clientKey: f("client.key"),
-  };
+  const server = await makeSignedCert(
+    dir,
+    "server",
+    "/CN=rt-test-server",
+    `subjectAltName=${serverAltName}\nextendedKeyUsage=serverAuth,clientAuth`,
+    ca,
+  );
+  const client = await makeSignedCert(dir, "client", "/CN=rt-test-client", "extendedKeyUsage=clientAuth", ca);
+  return { ca: ca.cert, server, client };
 }

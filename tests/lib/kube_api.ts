@@ -9,6 +9,7 @@ import https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { stringify } from "yaml";
+import { makeCa, makeSignedCert } from "./tls.ts";
 
 /** A pod as a test describes it; {@linkcode podObject} turns it into the API's full Pod. */
 export interface PodFixture {
@@ -225,71 +226,29 @@ export function closedPortUrl(): string {
 }
 
 /**
- * Generates the PKI with openssl into `dir`. EC keys keep it fast.
+ * Generates the PKI into `dir` (tests/lib/tls.ts).
  *
  * @param serverAltName the server certificate's subjectAltName, e.g. `IP:127.0.0.1,DNS:localhost`
  */
 export async function makeTestPki(dir: string, serverAltName = "IP:127.0.0.1"): Promise<TestPki> {
-  const f = (n: string) => `${dir}/${n}`;
-  const pki: TestPki = {
+  const ca = await makeCa(dir, "ca", "kube-api-test-ca");
+  const otherCa = await makeCa(dir, "other-ca", "some-other-ca");
+  const serverExt = `subjectAltName=${serverAltName}\nextendedKeyUsage=serverAuth`;
+  const server = await makeSignedCert(dir, "server", "/CN=kube-apiserver", serverExt, ca);
+  const clientExt = "extendedKeyUsage=clientAuth";
+  const client = await makeSignedCert(dir, "client", "/O=system:nodes/CN=system:node:node01", clientExt, ca);
+  const stranger = await makeSignedCert(dir, "stranger", "/CN=stranger", clientExt, otherCa);
+  return {
     dir,
-    caFile: f("ca.crt"),
-    serverCertFile: f("server.crt"),
-    serverKeyFile: f("server.key"),
-    clientCertFile: f("client.crt"),
-    clientKeyFile: f("client.key"),
-    otherCaFile: f("other-ca.crt"),
-    strangerCertFile: f("stranger.crt"),
-    strangerKeyFile: f("stranger.key"),
+    caFile: ca.cert,
+    serverCertFile: server.cert,
+    serverKeyFile: server.key,
+    clientCertFile: client.cert,
+    clientKeyFile: client.key,
+    otherCaFile: otherCa.cert,
+    strangerCertFile: stranger.cert,
+    strangerKeyFile: stranger.key,
   };
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  const selfSigned = (name: string, cn: string) =>
-    openssl([
-      "req",
-      "-x509",
-      ...ec,
-      "-keyout",
-      f(`${name}.key`),
-      "-out",
-      f(`${name}.crt`),
-      "-days",
-      "1",
-      "-subj",
-      `/CN=${cn}`,
-    ]);
-  const signed = async (name: string, subj: string, ext: string, ca: string) => {
-    await openssl(["req", ...ec, "-keyout", f(`${name}.key`), "-out", f(`${name}.csr`), "-subj", subj]);
-    await Deno.writeTextFile(f(`${name}.ext`), ext);
-    await openssl([
-      "x509",
-      "-req",
-      "-in",
-      f(`${name}.csr`),
-      "-CA",
-      f(`${ca}.crt`),
-      "-CAkey",
-      f(`${ca}.key`),
-      "-set_serial",
-      `0x${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`,
-      "-days",
-      "1",
-      "-extfile",
-      f(`${name}.ext`),
-      "-out",
-      f(`${name}.crt`),
-    ]);
-  };
-  await selfSigned("ca", "kube-api-test-ca");
-  await selfSigned("other-ca", "some-other-ca");
-  await signed(
-    "server",
-    "/CN=kube-apiserver",
-    `subjectAltName=${serverAltName}\nextendedKeyUsage=serverAuth\n`,
-    "ca",
-  );
-  await signed("client", "/O=system:nodes/CN=system:node:node01", "extendedKeyUsage=clientAuth\n", "ca");
-  await signed("stranger", "/CN=stranger", "extendedKeyUsage=clientAuth\n", "other-ca");
-  return pki;
 }
 
 /** The full Pod object the API server returns for a fixture. */
@@ -428,11 +387,4 @@ function status(code: number, reason: string, message: string, details?: unknown
 
 function randomToken(): string {
   return crypto.randomUUID().replaceAll("-", "");
-}
-
-async function openssl(args: string[]): Promise<void> {
-  const out = await new Deno.Command("openssl", { args, stdout: "null", stderr: "piped" }).output();
-  if (!out.success) {
-    throw new Error(`openssl ${args[0]} failed: ${new TextDecoder().decode(out.stderr).trim()}`);
-  }
 }
