@@ -8,25 +8,10 @@ import {
 } from "../mod/kube/mod.ts";
 import type { KubeSettings, KubeSettingsOptions } from "../mod/kube/mod.ts";
 import { ErrorCode, toCniError } from "../mod/cni/errors.ts";
-import {
-  closedPortUrl,
-  type KubeApi,
-  startKubeApi,
-  startSilentServer,
-  writeKubeconfig,
-} from "./lib/kube_api.ts";
+import { closedPortUrl, startSilentServer, withKubeApi, writeKubeconfig } from "./lib/kube_api.ts";
 
 /** No in-cluster service account, whatever the machine running the tests has. */
 const NOT_IN_CLUSTER: KubeSettingsOptions = { env: {}, serviceAccountDir: "/nonexistent" };
-
-async function withApi(fn: (api: KubeApi) => Promise<void>): Promise<void> {
-  const api = await startKubeApi();
-  try {
-    await fn(api);
-  } finally {
-    await api.close();
-  }
-}
 
 function settingsOf(conf: Record<string, unknown>, options: KubeSettingsOptions = {}): KubeSettings {
   const s = kubeSettingsFromConfig(conf, { ...NOT_IN_CLUSTER, ...options });
@@ -50,7 +35,7 @@ async function requestError(p: Promise<unknown>): Promise<KubeRequestError> {
 }
 
 Deno.test("kubeconfig: reads a pod's labels, annotations, node and owner", async () => {
-  await withApi(async (api) => {
+  await withKubeApi(async (api) => {
     const labels = { app: "web", "cni.anchor.org/subnet": "10.0.9.0/24" };
     const annotations = {
       "cni.anchor.org/subnet": "10.0.1.0/24",
@@ -101,7 +86,7 @@ Deno.test("kubeconfig: reads a pod's labels, annotations, node and owner", async
 });
 
 Deno.test("kubeconfig: unscheduled pod without labels has empty maps and no nodeName", async () => {
-  await withApi(async (api) => {
+  await withKubeApi(async (api) => {
     api.setPod({ namespace: "default", name: "bare" });
     const pod = await podVia(
       settingsOf({ kubernetes: { kubeconfig: api.kubeconfigPath } }),
@@ -115,7 +100,7 @@ Deno.test("kubeconfig: unscheduled pod without labels has empty maps and no node
 });
 
 Deno.test("policy fields override a kubeconfig that points elsewhere with the wrong token and CA", async () => {
-  await withApi(async (api) => {
+  await withKubeApi(async (api) => {
     api.setPod({ namespace: "lab", name: "db-0", labels: { tier: "db" } });
     const stale = `${api.pki.dir}/stale-kubeconfig`;
     await writeKubeconfig(stale, {
@@ -141,7 +126,7 @@ Deno.test("policy fields override a kubeconfig that points elsewhere with the wr
 });
 
 Deno.test("kubernetes.k8s_api_root wins over policy.k8s_api_root, as in the original", async () => {
-  await withApi(async (api) => {
+  await withKubeApi(async (api) => {
     api.setPod({ namespace: "lab", name: "p" });
     const settings = settingsOf({
       kubernetes: { k8s_api_root: api.url },
@@ -156,7 +141,7 @@ Deno.test("kubernetes.k8s_api_root wins over policy.k8s_api_root, as in the orig
 });
 
 Deno.test("bearer token only through policy; bad token is 401, a token without rights 403, neither temporary", async () => {
-  await withApi(async (api) => {
+  await withKubeApi(async (api) => {
     api.setPod({ namespace: "lab", name: "p" });
     const policy = { k8s_api_root: api.url, k8s_certificate_authority: api.caFile };
     assert.equal(
@@ -187,7 +172,7 @@ Deno.test("bearer token only through policy; bad token is 401, a token without r
 });
 
 Deno.test("a missing pod or ReplicaSet is undefined, not an error", async () => {
-  await withApi(async (api) => {
+  await withKubeApi(async (api) => {
     api.setPod({ namespace: "lab", name: "gone" });
     api.deletePod("lab", "gone");
     using kube = await openKube(settingsOf({ kubernetes: { kubeconfig: api.kubeconfigPath } }));
@@ -203,7 +188,7 @@ Deno.test("a missing pod or ReplicaSet is undefined, not an error", async () => 
 });
 
 Deno.test("an answer that is not a Pod is a BadResponse error, not a pod with empty fields", async () => {
-  await withApi(async (api) => {
+  await withKubeApi(async (api) => {
     const served = api.setPod({ namespace: "lab", name: "odd" });
     served.kind = "Service";
     using kube = await openKube(settingsOf({ kubernetes: { kubeconfig: api.kubeconfigPath } }));
@@ -215,7 +200,7 @@ Deno.test("an answer that is not a Pod is a BadResponse error, not a pod with em
 });
 
 Deno.test("controller: ReplicaSet resolves to its Deployment, StatefulSet and Job directly, none is undefined", async () => {
-  await withApi(async (api) => {
+  await withKubeApi(async (api) => {
     api.setReplicaSet({ namespace: "lab", name: "web-7c9d5", owner: { kind: "Deployment", name: "web" } });
     api.setReplicaSet({ namespace: "lab", name: "bare-rs" });
     const pods = {
@@ -296,7 +281,7 @@ Deno.test("a server that accepts and never answers: temporary timeout within the
 });
 
 Deno.test("wrong CA: a clear TLS error, not temporary, and no request reaches the server", async () => {
-  await withApi(async (api) => {
+  await withKubeApi(async (api) => {
     api.setPod({ namespace: "lab", name: "p" });
     for (const ca of [api.pki.otherCaFile, undefined]) {
       const policy = { k8s_api_root: api.url, k8s_auth_token: api.token, k8s_certificate_authority: ca };
@@ -313,7 +298,7 @@ Deno.test("wrong CA: a clear TLS error, not temporary, and no request reaches th
 });
 
 Deno.test("client certificate from kubeconfig files (relative paths) and from -data authenticates without a token", async () => {
-  await withApi(async (api) => {
+  await withKubeApi(async (api) => {
     api.setPod({ namespace: "lab", name: "p" });
     const byFile = `${api.pki.dir}/kc-files`;
     await writeKubeconfig(byFile, {
@@ -353,7 +338,7 @@ Deno.test("client certificate from kubeconfig files (relative paths) and from -d
 });
 
 Deno.test("kubeconfig tokenFile, and insecure-skip-tls-verify without a CA", async () => {
-  await withApi(async (api) => {
+  await withKubeApi(async (api) => {
     api.setPod({ namespace: "lab", name: "p" });
     await Deno.writeTextFile(`${api.pki.dir}/token`, `${api.token}\n`);
     const kc = `${api.pki.dir}/kc-insecure`;
@@ -378,7 +363,7 @@ Deno.test("kubeconfig tokenFile, and insecure-skip-tls-verify without a CA", asy
 });
 
 Deno.test("in-cluster service account is used when nothing else is configured", async () => {
-  await withApi(async (api) => {
+  await withKubeApi(async (api) => {
     api.setPod({ namespace: "kube-system", name: "anchor-x" });
     const sa = `${api.pki.dir}/serviceaccount`;
     await Deno.mkdir(sa);

@@ -71,6 +71,24 @@ export interface KubeApi {
 }
 
 /**
+ * Runs `body` with a server from {@link startKubeApi} and closes it after `body` settles, also when it
+ * throws (the error is passed on).
+ *
+ * @example
+ * ```ts
+ * await withKubeApi(async (api) => { api.setPod({ namespace: "default", name: "web-0" }); ... });
+ * ```
+ */
+export async function withKubeApi(body: (api: KubeApi) => Promise<unknown>): Promise<void> {
+  const api = await startKubeApi();
+  try {
+    await body(api);
+  } finally {
+    await api.close();
+  }
+}
+
+/**
  * Starts the server on a free port. Always `close()` it in a finally.
  *
  * @example
