@@ -5,38 +5,32 @@
  * store), the original sample config, CHECK finding a removed end, and invalid labels.
  */
 import assert from "node:assert/strict";
-import { startKubeApi } from "./lib/kube_api.ts";
-import { ipJson, nsExec } from "./lib/netns.ts";
+import { withKubeApi } from "./lib/kube_api.ts";
+import { ipJson, nsExec, run } from "./lib/netns.ts";
 import { binDir } from "./lib/plugin.ts";
-import { assertClean, eventually, onEachStore, waiterPids } from "./lib/ratchet_lab.ts";
+import {
+  eventually,
+  type LabPod,
+  linkLabels,
+  onEachStore,
+  sampleLabels,
+  waiterPids,
+} from "./lib/ratchet_lab.ts";
 
 function names(result: { interfaces?: { name: string }[] }): string[] {
   return (result.interfaces ?? []).map((i) => i.name);
 }
 
-async function cli(args: string[], stdin?: string): Promise<{ code: number; out: string }> {
-  const child = new Deno.Command(`${binDir()}/ratchet`, {
-    args,
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(stdin));
-    await w.close();
-  }
-  const o = await child.output();
-  const dec = new TextDecoder();
-  return { code: o.code, out: dec.decode(o.stdout) + dec.decode(o.stderr) };
+/** `ratchet ARGS...` as a person runs it; `out` is stdout then stderr. */
+async function cli(args: string[]): Promise<{ code: number; out: string }> {
+  const r = await run(`${binDir()}/ratchet`, ...args);
+  return { code: r.code, out: r.stdout + r.stderr };
 }
 
-onEachStore("ratchet cases", async (t, { newLab, etcd }) => {
-  await t.step(
+onEachStore("ratchet cases", async ({ step, etcd }) => {
+  await step(
     "an ineligible pod goes to the delegate (Debian's bridge with host-local, in the node)",
-    async () => {
-      await using lab = await newLab();
-      const [n1] = lab.nodes;
+    async (lab, [n1]) => {
       const [p] = await lab.addPods(["plain"]);
       const r = await lab.add(n1, p);
       assert.deepEqual(
@@ -60,15 +54,12 @@ onEachStore("ratchet cases", async (t, { newLab, etcd }) => {
       await lab.del(n1, p);
       assert.equal(await lab.link(p, "eth0"), undefined, "the delegate's DEL ran");
       assert.throws(() => Deno.statSync(lease), "host-local released the address");
-      await assertClean(lab);
     },
   );
 
-  await t.step(
+  await step(
     "an eligible pod with no links gets its loopback boot network and the node's waiter; DEL drops its work",
-    async () => {
-      await using lab = await newLab();
-      const [n1] = lab.nodes;
+    async (lab, [n1]) => {
       const [p] = await lab.addPods(["lonely"]);
       await lab.setPodMeta(p, n1, { ratchet: "true" });
       const r = await lab.add(n1, p);
@@ -85,23 +76,15 @@ onEachStore("ratchet cases", async (t, { newLab, etcd }) => {
       assert.equal(JSON.parse((await lab.store.get(`/ratchet/waiter/${n1.name}`))!.value).pid, pid);
       await lab.del(n1, p);
       assert.deepEqual(await lab.keys(`/ratchet/wait/${n1.name}/`), [], "DEL dropped its waiting work");
-      await assertClean(lab);
     },
   );
 
-  await t.step(
+  await step(
     "a link whose peer never comes is `timed out` at child_timeout_s: record, CHECK and log say so; the waiter exits",
-    async () => {
-      await using lab = await newLab();
-      const [n1] = lab.nodes;
+    async (lab, [n1]) => {
+      // b is never heard of: no metadata, no ADD.
       const [a, b] = await lab.addPods(["wa", "wb"]);
-      await lab.setPodMeta(a, n1, {
-        ratchet: "true",
-        "ratchet.local_ifname": "in1",
-        "ratchet.pair_name": b.name,
-        "ratchet.pair_ifname": "in2",
-        "ratchet.primary": "true",
-      });
+      await lab.setPodMeta(a, n1, linkLabels(b));
       const conf = lab.conf(n1, { child_timeout_s: 2 });
       const ra = await lab.add(n1, a, conf);
       // The waiter may still be exec'ing, when its /proc cmdline can read empty (ratchet_links_test).
@@ -119,32 +102,20 @@ onEachStore("ratchet cases", async (t, { newLab, etcd }) => {
       assert.match(chk.json.msg, /timed out/);
       assert.ok(await eventually(() => lab.waiters().length === 0, 10_000), "the waiter exits when idle");
       await lab.del(n1, a, conf);
-      await assertClean(lab);
     },
   );
 
-  await t.step(
-    "labels from the Kubernetes API, the node from kubernetes.node_name; unlabelled pods go to the delegate",
-    async () => {
-      const api = await startKubeApi();
-      try {
-        await using lab = await newLab();
+  await withKubeApi((api) =>
+    step(
+      "labels from the Kubernetes API, the node from kubernetes.node_name; unlabelled pods go to the delegate",
+      async (lab, [n1, n2]) => {
         lab.forward(Number(new URL(api.url).port));
-        const [n1, n2] = lab.nodes;
         const [a, b, c] = await lab.addPods(["ka", "kb", "kc"]);
         api.setPod({
           namespace: "default",
           name: a.name,
           nodeName: n1.name,
-          labels: {
-            ratchet: "true",
-            "ratchet.local_ip": "10.3.0.1",
-            "ratchet.local_ifname": "in1",
-            "ratchet.pair_name": b.name,
-            "ratchet.pair_ip": "10.3.0.2",
-            "ratchet.pair_ifname": "in2",
-            "ratchet.primary": "true",
-          },
+          labels: linkLabels(b, "10.3.0"),
         });
         api.setPod({
           namespace: "default",
@@ -175,21 +146,15 @@ onEachStore("ratchet cases", async (t, { newLab, etcd }) => {
         await lab.del(n2, b, conf(n2));
         await lab.del(n1, c, conf(n1));
         assert.equal(await lab.link(c, "eth0"), undefined, "DEL used the recorded delegate");
-        await assertClean(lab);
-      } finally {
-        await api.close();
-      }
-    },
+      },
+    )
   );
 
-  await t.step(
-    "one node identity for ADD and GC: kubernetes.node_name, else the host name, whatever spec.nodeName says",
-    async () => {
-      const api = await startKubeApi();
-      try {
-        await using lab = await newLab();
+  await withKubeApi((api) =>
+    step(
+      "one node identity for ADD and GC: kubernetes.node_name, else the host name, whatever spec.nodeName says",
+      async (lab, [n1]) => {
         lab.forward(Number(new URL(api.url).port));
-        const [n1] = lab.nodes;
         const [p, q] = await lab.addPods(["na", "nb"]);
         const fqdn = `${n1.name}.lab.example.org`;
         assert.notEqual(fqdn, Deno.hostname());
@@ -224,18 +189,13 @@ onEachStore("ratchet cases", async (t, { newLab, etcd }) => {
         assert.deepEqual(await lab.keys("/ratchet/containers/"), [], "GC found both on this node");
         assert.deepEqual(await lab.keys(`/ratchet/wait/`), [], "GC dropped their waiting work");
         assert.ok(await eventually(() => waiterPids([fqdn, Deno.hostname()]).length === 0, 10_000));
-        await assertClean(lab);
-      } finally {
-        await api.close();
-      }
-    },
+      },
+    )
   );
 
-  await t.step(
+  await step(
     "a topology applied with `ratchet apply`: several links per pod, IPv6, a link without addresses",
-    async () => {
-      await using lab = await newLab();
-      const [n1, n2] = lab.nodes;
+    async (lab, [n1, n2]) => {
       const [r1, r2, r3] = await lab.addPods(["r1", "r2", "r3"]);
       r3.namespace = "lab-ns";
       const topo = [
@@ -299,32 +259,25 @@ onEachStore("ratchet cases", async (t, { newLab, etcd }) => {
         lab.del(n1, r2, conf(n1)),
         lab.del(n2, r3, conf(n2)),
       ]);
-      await assertClean(lab);
       await lab.store.txn([], [{ deletePrefix: "/ratchet/nodes/" }, { deletePrefix: "/ratchet/links/" }]);
     },
   );
 
   if (etcd) {
-    await t.step(
+    await step(
       "the original sample config as it is, pointed at the test etcd by etcd_host/etcd_port",
-      async () => {
-        await using lab = await newLab();
-        const [n1] = lab.nodes;
+      async (lab, [n1]) => {
         const [primary, pair] = await lab.addPods(["primary-pod", "pair-pod"]);
-        await lab.setPodMeta(primary, n1, {
-          app: "primary-pod",
-          ratchet: "true",
-          "ratchet.pod_name": primary.name,
-          "ratchet.target_pod": primary.name,
-          "ratchet.target_container": primary.name,
-          "ratchet.public_ip": "1.1.1.1",
-          "ratchet.local_ip": "192.168.2.100",
-          "ratchet.local_ifname": "in1",
-          "ratchet.pair_name": pair.name,
-          "ratchet.pair_ip": "192.168.2.101",
-          "ratchet.pair_ifname": "in2",
-          "ratchet.primary": "true",
-        });
+        await lab.setPodMeta(
+          primary,
+          n1,
+          linkLabels(pair, undefined, {
+            app: "primary-pod",
+            ...sampleLabels(primary),
+            "ratchet.local_ip": "192.168.2.100",
+            "ratchet.pair_ip": "192.168.2.101",
+          }),
+        );
         await lab.setPodMeta(pair, n1, {
           app: "pair-pod",
           ratchet: "true",
@@ -351,27 +304,15 @@ onEachStore("ratchet cases", async (t, { newLab, etcd }) => {
         assert.equal(attach.parent_address, "192.168.1.224");
         await lab.del(n1, primary, conf);
         await lab.del(n1, pair, conf);
-        await assertClean(lab);
       },
     );
   }
 
-  await t.step(
+  await step(
     "GC releases what DEL would have for containers the runtime forgot, on this network only",
-    async () => {
-      await using lab = await newLab();
-      const [n1] = lab.nodes;
-      const [a, b, c, p] = await lab.addPods(["ga", "gb", "gc", "gp"]);
-      await lab.setPodMeta(a, n1, {
-        ratchet: "true",
-        "ratchet.local_ip": "10.7.0.1",
-        "ratchet.local_ifname": "in1",
-        "ratchet.pair_name": b.name,
-        "ratchet.pair_ip": "10.7.0.2",
-        "ratchet.pair_ifname": "in2",
-        "ratchet.primary": "true",
-      });
-      await lab.setPodMeta(b, n1, { ratchet: "true" });
+    async (lab, [n1]) => {
+      const [a, b] = await lab.addPair(["ga", "gb"], n1, n1, "10.7.0");
+      const [c, p] = await lab.addPods(["gc", "gp"]);
       await lab.setPodMeta(c, n1, { ratchet: "true" });
       // Debian's plugins speak CNI 1.0 at most, so GC is not forwarded to them.
       const base = lab.conf(n1);
@@ -385,7 +326,7 @@ onEachStore("ratchet cases", async (t, { newLab, etcd }) => {
       const cWaits = `/ratchet/wait/${n1.name}/${c.containerId}`;
       assert.deepEqual(await lab.keys(cWaits), [cWaits]);
       assert.equal(lab.waiters().length, 1);
-      const gc = (network: string, valid: typeof a[]) =>
+      const gc = (network: string, valid: LabPod[]) =>
         lab.call("GC", n1, a, {
           ...conf,
           name: network,
@@ -415,15 +356,12 @@ onEachStore("ratchet cases", async (t, { newLab, etcd }) => {
       );
       await lab.del(n1, b, conf);
       await lab.del(n1, p, conf);
-      await assertClean(lab);
     },
   );
 
-  await t.step(
+  await step(
     "a link end named like an interface the pod has fails ADD with EEXIST (101), boot network rolled back",
-    async () => {
-      await using lab = await newLab();
-      const [n1] = lab.nodes;
+    async (lab, [n1]) => {
       const [by, pa, pb] = await lab.addPods(["by", "pa", "pb"]);
       const ipamDir = `${lab.tmp}/boot-ipam`;
       const conf = lab.conf(n1, {
@@ -468,15 +406,12 @@ onEachStore("ratchet cases", async (t, { newLab, etcd }) => {
       }
       assert.ok(await lab.link(by, "eth0"), "the bystander keeps its eth0");
       await lab.del(n1, by, conf);
-      await assertClean(lab);
     },
   );
 
-  await t.step(
+  await step(
     "a retried ADD that fails undoes only its own work: the live ADD's link, records and waiting work stay",
-    async () => {
-      await using lab = await newLab();
-      const [n1] = lab.nodes;
+    async (lab, [n1]) => {
       const [r, s, w] = await lab.addPods(["ra", "rs", "rw"]);
       const link = (ifname: string, peer: typeof r, ip: string, peerIp: string) => ({
         ifname,
@@ -514,15 +449,12 @@ onEachStore("ratchet cases", async (t, { newLab, etcd }) => {
       await lab.del(n1, r);
       await lab.del(n1, s);
       assert.equal((await lab.link(r, "in3"))?.linkinfo?.info_kind, "veth", "DEL left the foreign in3 alone");
-      await assertClean(lab);
     },
   );
 
-  await t.step(
+  await step(
     "invalid link labels fail ADD with code 7 naming the label, and leave nothing",
-    async () => {
-      await using lab = await newLab();
-      const [n1] = lab.nodes;
+    async (lab, [n1]) => {
       const [p] = await lab.addPods(["bad"]);
       await lab.setPodMeta(p, n1, {
         ratchet: "true",
@@ -535,7 +467,6 @@ onEachStore("ratchet cases", async (t, { newLab, etcd }) => {
       assert.equal(r.code, 1);
       assert.equal(r.json.code, 7);
       assert.match(r.json.details, /ratchet\.local_ip/);
-      await assertClean(lab);
     },
   );
 });

@@ -6,38 +6,21 @@
 import assert from "node:assert/strict";
 import { ipJson } from "./lib/netns.ts";
 import {
-  assertClean,
   eventually,
   type LabNode,
   type LabPod,
   onEachStore,
-  RatchetLab,
+  type RatchetLab,
+  sampleLabels,
 } from "./lib/ratchet_lab.ts";
 
-/** The original's labels for a primary pod linked to `pair`; the pair carries only ratchet: "true". */
-function primaryLabels(self: LabPod, pair: LabPod, localIp: string, pairIp: string, prefix = "24") {
-  return {
-    ratchet: "true",
-    "ratchet.pod_name": self.name,
-    "ratchet.target_pod": self.name,
-    "ratchet.target_container": self.name,
-    "ratchet.public_ip": "1.1.1.1",
-    "ratchet.local_ip": localIp,
+/** Pods a (on nodeA) and b (on nodeB) linked as in the original's sample, at 10.1.0.1 and .2 /prefix. */
+function pairUp(lab: RatchetLab, nodeA: LabNode, nodeB: LabNode, prefix = "24"): Promise<[LabPod, LabPod]> {
+  return lab.addPair(["a", "b"], nodeA, nodeB, "10.1.0", (a) => ({
+    ...sampleLabels(a),
     "ratchet.local_prefix": prefix,
-    "ratchet.local_ifname": "in1",
-    "ratchet.pair_name": pair.name,
-    "ratchet.pair_ip": pairIp,
     "ratchet.pair_prefix": prefix,
-    "ratchet.pair_ifname": "in2",
-    "ratchet.primary": "true",
-  };
-}
-
-async function pairUp(lab: RatchetLab, nodeA: LabNode, nodeB: LabNode, prefix = "24") {
-  const [a, b] = await lab.addPods(["a", "b"]);
-  await lab.setPodMeta(a, nodeA, primaryLabels(a, b, "10.1.0.1", "10.1.0.2", prefix));
-  await lab.setPodMeta(b, nodeB, { ratchet: "true" });
-  return [a, b];
+  }));
 }
 
 /** The non-loopback interfaces of a pod, by kind. */
@@ -51,12 +34,10 @@ async function linksOf(
   }));
 }
 
-onEachStore("ratchet links", async (t, { newLab }) => {
-  await t.step(
+onEachStore("ratchet links", async ({ step }) => {
+  await step(
     "same node: one veth pair with the requested names, any prefix length, ping, CHECK, DEL twice",
-    async () => {
-      await using lab = await newLab();
-      const [n1] = lab.nodes;
+    async (lab, [n1]) => {
       const [a, b] = await pairUp(lab, n1, n1, "30");
       const ra = await lab.add(n1, a);
       assert.deepEqual(
@@ -98,15 +79,12 @@ onEachStore("ratchet links", async (t, { newLab }) => {
       assert.deepEqual(await linksOf(b), [], "b's end went with a's");
       await lab.del(n1, b);
       await lab.del(n1, b);
-      await assertClean(lab);
     },
   );
 
-  await t.step(
+  await step(
     "across nodes: a vxlan end in each pod, one VNI, underlay MTU - 50, ping both ways",
-    async () => {
-      await using lab = await newLab();
-      const [n1, n2] = lab.nodes;
+    async (lab, [n1, n2]) => {
       const [a, b] = await pairUp(lab, n1, n2);
       const ra = await lab.add(n1, a);
       const rb = await lab.add(n2, b);
@@ -135,34 +113,31 @@ onEachStore("ratchet links", async (t, { newLab }) => {
       assert.ok(await lab.link(a, "in1"), "a's vxlan end stays for b's return");
       await lab.del(n1, a);
       await lab.del(n1, a);
-      await assertClean(lab);
     },
   );
 
-  await t.step("a peer 5 s late: ADD returns at once, the node's waiter finishes the link", async () => {
-    await using lab = await newLab();
-    const [n1, n2] = lab.nodes;
-    const [a, b] = await pairUp(lab, n1, n2);
-    const started = Date.now();
-    await lab.add(n1, a);
-    assert.ok(Date.now() - started < 5000, "ADD did not wait for the peer");
-    await new Promise((r) => setTimeout(r, 5000));
-    assert.equal(await lab.link(a, "in1"), undefined);
-    assert.equal(lab.waiters().length, 1, "the waiter is still waiting");
-    await lab.add(n2, b);
-    assert.ok(await eventually(async () => (await lab.link(a, "in1")) !== undefined), lab.log());
-    assert.ok(await lab.ping(a, "10.1.0.2"));
-    assert.match(lab.log(200), /"role":"ratchet-child".*vxlan .* end made/);
-    await lab.del(n1, a);
-    await lab.del(n2, b);
-    await assertClean(lab);
-  });
+  await step(
+    "a peer 5 s late: ADD returns at once, the node's waiter finishes the link",
+    async (lab, [n1, n2]) => {
+      const [a, b] = await pairUp(lab, n1, n2);
+      const started = Date.now();
+      await lab.add(n1, a);
+      assert.ok(Date.now() - started < 5000, "ADD did not wait for the peer");
+      await new Promise((r) => setTimeout(r, 5000));
+      assert.equal(await lab.link(a, "in1"), undefined);
+      assert.equal(lab.waiters().length, 1, "the waiter is still waiting");
+      await lab.add(n2, b);
+      assert.ok(await eventually(async () => (await lab.link(a, "in1")) !== undefined), lab.log());
+      assert.ok(await lab.ping(a, "10.1.0.2"));
+      assert.match(lab.log(200), /"role":"ratchet-child".*vxlan .* end made/);
+      await lab.del(n1, a);
+      await lab.del(n2, b);
+    },
+  );
 
-  await t.step(
+  await step(
     "both pods at the same instant: exactly one veth pair, made before both ADDs return",
-    async () => {
-      await using lab = await newLab();
-      const [n1] = lab.nodes;
+    async (lab, [n1]) => {
       for (let round = 0; round < 3; round++) {
         const [a, b] = await pairUp(lab, n1, n1);
         const [ra, rb] = await Promise.all([lab.add(n1, a), lab.add(n1, b)]);
@@ -191,15 +166,12 @@ onEachStore("ratchet links", async (t, { newLab }) => {
         assert.ok(await lab.ping(b, "10.1.0.1", 1));
         await Promise.all([lab.del(n1, a), lab.del(n1, b)]);
       }
-      await assertClean(lab);
     },
   );
 
-  await t.step(
+  await step(
     "a re-created pod: its links are rebuilt and the peer's side repaired (veth and vxlan)",
-    async () => {
-      await using lab = await newLab();
-      const [n1, n2] = lab.nodes;
+    async (lab, [n1, n2]) => {
       for (const [nodeB, kind] of [[n1, "veth"], [n2, "vxlan"]] as const) {
         const [a, b] = await pairUp(lab, n1, nodeB);
         await lab.add(n1, a);
@@ -218,15 +190,12 @@ onEachStore("ratchet links", async (t, { newLab }) => {
         await lab.del(n1, a);
         await lab.del(nodeB, b);
       }
-      await assertClean(lab);
     },
   );
 
-  await t.step(
+  await step(
     "DEL after the namespace is gone, and without CNI_NETNS, succeeds and cleans the store",
-    async () => {
-      await using lab = await newLab();
-      const [n1] = lab.nodes;
+    async (lab, [n1]) => {
       const [a, b] = await pairUp(lab, n1, n1);
       await lab.add(n1, a);
       await lab.add(n1, b);
@@ -240,7 +209,6 @@ onEachStore("ratchet links", async (t, { newLab }) => {
         undefined,
         "DEL without CNI_NETNS removed the end from the recorded namespace",
       );
-      await assertClean(lab);
     },
   );
 });

@@ -7,9 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { binDir } from "./lib/plugin.ts";
-import { sh } from "./lib/netns.ts";
+import { run, sh } from "./lib/netns.ts";
 import {
-  assertClean,
   eventually,
   type LabNode,
   type LabPod,
@@ -17,20 +16,6 @@ import {
   type RatchetLab,
   waiterPids,
 } from "./lib/ratchet_lab.ts";
-
-/** The original's labels for a primary pod linked to `pair` (in1 -- in2). */
-function primary(pair: LabPod, net: string, extra: Record<string, string> = {}) {
-  return {
-    ratchet: "true",
-    "ratchet.local_ifname": "in1",
-    "ratchet.local_ip": `${net}.1`,
-    "ratchet.pair_name": pair.name,
-    "ratchet.pair_ip": `${net}.2`,
-    "ratchet.pair_ifname": "in2",
-    "ratchet.primary": "true",
-    ...extra,
-  };
-}
 
 /** Runs `fn` over `items`, at most `limit` at a time. */
 async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
@@ -54,22 +39,21 @@ async function revision(lab: RatchetLab): Promise<number> {
   return (await lab.store.get(key))!.modRevision;
 }
 
+/** `n` linked pairs: p<i> on nodeA, the primary at 10.50.<i>.1, and q<i> on nodeB at 10.50.<i>.2. */
 async function pairs(lab: RatchetLab, n: number, nodeA: LabNode, nodeB: LabNode) {
-  const pods = await lab.addPods(Array.from({ length: 2 * n }, (_, i) => `${i < n ? "p" : "q"}${i % n}`));
-  const ps = pods.slice(0, n), qs = pods.slice(n);
+  const ps: LabPod[] = [], qs: LabPod[] = [];
   for (let i = 0; i < n; i++) {
-    await lab.setPodMeta(ps[i], nodeA, primary(qs[i], `10.50.${i}`));
-    await lab.setPodMeta(qs[i], nodeB, { ratchet: "true" });
+    const [p, q] = await lab.addPair([`p${i}`, `q${i}`], nodeA, nodeB, `10.50.${i}`);
+    ps.push(p);
+    qs.push(q);
   }
   return { ps, qs };
 }
 
-onEachStore("ratchet waiter", async (t, { newLab }) => {
-  await t.step(
+onEachStore("ratchet waiter", async ({ step }) => {
+  await step(
     "50 pods with late peers: exactly one waiter, every link up when its peer arrives",
-    async () => {
-      await using lab = await newLab();
-      const [n1] = lab.nodes;
+    async (lab, [n1]) => {
       const { ps, qs } = await pairs(lab, 50, n1, n1);
       // Deadlines far enough that a loaded machine does not time the links out.
       const conf = lab.conf(n1, { child_timeout_s: 600 });
@@ -86,15 +70,12 @@ onEachStore("ratchet waiter", async (t, { newLab }) => {
       );
       assert.ok(lab.waiters().length <= 1);
       await pool([...ps, ...qs], 8, (p) => lab.del(n1, p, conf));
-      await assertClean(lab);
     },
   );
 
-  await t.step(
+  await step(
     "kill -9 the waiter while links are pending: the next ADD brings a new one, links finish",
-    async () => {
-      await using lab = await newLab();
-      const [n1, n2] = lab.nodes;
+    async (lab, [n1, n2]) => {
       const { ps, qs } = await pairs(lab, 4, n1, n2);
       const [x] = await lab.addPods(["x"]);
       await lab.setPodMeta(x, n1, { ratchet: "true" });
@@ -118,15 +99,12 @@ onEachStore("ratchet waiter", async (t, { newLab }) => {
       assert.ok(await lab.ping(ps[3], "10.50.3.2"));
       for (const p of [...ps, x]) await lab.del(n1, p, c1);
       for (const q of qs) await lab.del(n2, q, c2);
-      await assertClean(lab);
     },
   );
 
-  await t.step(
+  await step(
     "a VNI the kernel refuses (a foreign vxlan on VNI 11): the link moves, both ends follow, no spin",
-    async () => {
-      await using lab = await newLab();
-      const [n1, n2] = lab.nodes;
+    async (lab, [n1, n2]) => {
       await sh(
         "ip",
         "-n",
@@ -145,9 +123,7 @@ onEachStore("ratchet waiter", async (t, { newLab }) => {
         "local",
         n1.address,
       );
-      const [pa, pb] = await lab.addPods(["pa", "pb"]);
-      await lab.setPodMeta(pa, n1, primary(pb, "10.78.0"));
-      await lab.setPodMeta(pb, n2, { ratchet: "true" });
+      const [pa, pb] = await lab.addPair(["pa", "pb"], n1, n2, "10.78.0");
       await lab.add(n1, pa);
       const [waiter] = lab.waiters();
       // Measured once the waiter has started (loading the program is not waiting).
@@ -180,20 +156,15 @@ onEachStore("ratchet waiter", async (t, { newLab }) => {
       await lab.del(n1, pa);
       await lab.del(n2, pb);
       await lab.store.delete(`/ratchet-test/${lab.prefix}/rev`);
-      await assertClean(lab);
     },
   );
 
-  await t.step(
+  await step(
     "a link the kernel refuses is `failed` with its errno: store, status, CHECK; DEL clears it",
-    async () => {
-      await using lab = await newLab();
-      const [n1, n2] = lab.nodes;
+    async (lab, [n1, n2]) => {
       // node1's config names an underlay it does not have: b's end on node2 is made, a's is refused.
       const conf1 = lab.conf(n1, { parent_interface: "eth9" });
-      const [a, b] = await lab.addPods(["fa", "fb"]);
-      await lab.setPodMeta(a, n1, primary(b, "10.77.0"));
-      await lab.setPodMeta(b, n2, { ratchet: "true" });
+      const [a, b] = await lab.addPair(["fa", "fb"], n1, n2, "10.77.0");
       await lab.store.put(
         `/ratchet/links/${lab.prefix}`,
         JSON.stringify({
@@ -215,12 +186,8 @@ onEachStore("ratchet waiter", async (t, { newLab }) => {
       const store = "dir" in lab.storeAt
         ? ["--store", lab.storeAt.dir]
         : ["--etcd-endpoints", lab.storeAt.etcd];
-      const status = await new Deno.Command(`${binDir()}/ratchet`, {
-        args: ["status", ...store],
-        stdout: "piped",
-      })
-        .output();
-      assert.match(new TextDecoder().decode(status.stdout), new RegExp(`failed\\s+${lab.prefix}.*ENODEV`));
+      const status = await run(`${binDir()}/ratchet`, "status", ...store);
+      assert.match(status.stdout, new RegExp(`failed\\s+${lab.prefix}.*ENODEV`));
       const chk = await lab.call("CHECK", n1, a, { ...conf1, prevResult: ra });
       assert.equal(chk.json?.code, 105, chk.stdout);
       assert.match(chk.json.msg, /failed/);
@@ -232,7 +199,6 @@ onEachStore("ratchet waiter", async (t, { newLab }) => {
       await lab.del(n1, a, conf1);
       await lab.del(n2, b);
       await lab.store.delete(`/ratchet/links/${lab.prefix}`);
-      await assertClean(lab);
     },
   );
 });

@@ -34,6 +34,42 @@ export interface LabPod {
 /** Where the lab's store is: a directory, or an etcd endpoint on the host's loopback. */
 export type LabStore = { dir: string } | { etcd: string };
 
+/**
+ * The labels of a primary pod in the original's scheme: its `in1` linked to `pair`'s `in2`, with
+ * `<net>.1` and `<net>.2` as the ends' addresses (the prefix defaults to 24) when `net` is given,
+ * and `extra` labels on top. The pair itself carries only `ratchet: "true"`.
+ */
+export function linkLabels(
+  pair: LabPod,
+  net?: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    ratchet: "true",
+    "ratchet.local_ifname": "in1",
+    "ratchet.pair_name": pair.name,
+    "ratchet.pair_ifname": "in2",
+    "ratchet.primary": "true",
+    ...(net === undefined ? {} : { "ratchet.local_ip": `${net}.1`, "ratchet.pair_ip": `${net}.2` }),
+    ...extra,
+  };
+}
+
+/**
+ * The informative labels the original's sample pods carry besides the link's (README, "pod labels"):
+ * `ratchet.pod_name` (here the pod's own name, its default), `ratchet.target_pod`,
+ * `ratchet.target_container` and `ratchet.public_ip` (1.1.1.1), which ratchet keeps in the pod's
+ * registration.
+ */
+export function sampleLabels(self: LabPod): Record<string, string> {
+  return {
+    "ratchet.pod_name": self.name,
+    "ratchet.target_pod": self.name,
+    "ratchet.target_container": self.name,
+    "ratchet.public_ip": "1.1.1.1",
+  };
+}
+
 function randomId(): string {
   return Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, "0")).join(
     "",
@@ -213,6 +249,25 @@ export class RatchetLab implements AsyncDisposable {
     );
   }
 
+  /**
+   * Two new pods linked in the original's scheme: `a` on `nodeA` is the primary, labelled by
+   * {@link linkLabels} with `net` and `extra(a)`; `b` on `nodeB` carries only `ratchet: "true"`.
+   *
+   * @returns [a, b]
+   */
+  async addPair(
+    names: [string, string],
+    nodeA: LabNode,
+    nodeB: LabNode,
+    net?: string,
+    extra: (a: LabPod) => Record<string, string> = () => ({}),
+  ): Promise<[LabPod, LabPod]> {
+    const [a, b] = await this.addPods(names);
+    await this.setPodMeta(a, nodeA, linkLabels(b, net, extra(a)));
+    await this.setPodMeta(b, nodeB, { ratchet: "true" });
+    return [a, b];
+  }
+
   /** Runs the plugin for `pod` on `node` the way a runtime would, inside the node's namespace. */
   call(
     command: string,
@@ -369,9 +424,18 @@ function cmdline(pid: string, kernelThread: boolean): string[] {
   }
 }
 
-/** What a test on one store gets: labs on that store, and the test etcd when it is etcd. */
+/** A step's work on its lab; `nodes` is `lab.nodes`. */
+export type LabStepBody = (lab: RatchetLab, nodes: LabNode[]) => Promise<void>;
+
+/** What a test on one store gets: steps on fresh labs on that store, and the test etcd when it is etcd. */
 export interface StoreSuite {
-  newLab(): Promise<RatchetLab>;
+  /**
+   * A test step on a fresh lab, given to `body` with its two nodes. After `body` the step fails
+   * unless the lab is clean ({@link assertClean}); the lab is removed however the step ends.
+   *
+   * @returns false when the step failed, as Deno.TestContext.step does
+   */
+  step(title: string, body: LabStepBody): Promise<boolean>;
   etcd?: TestEtcd;
 }
 
@@ -379,15 +443,18 @@ export interface StoreSuite {
  * Registers the test twice, on the file store and on one real etcd shared by its steps (started
  * before them, stopped after them).
  */
-export function onEachStore(
-  title: string,
-  body: (t: Deno.TestContext, suite: StoreSuite) => Promise<void>,
-): void {
+export function onEachStore(title: string, body: (suite: StoreSuite) => Promise<void>): void {
   for (const backend of ["file", "etcd"] as const) {
     Deno.test(`${title} on the ${backend} store`, async (t) => {
       const etcd = backend === "etcd" ? await startEtcd() : undefined;
+      const step = (name: string, run: LabStepBody) =>
+        t.step(name, async () => {
+          await using lab = await RatchetLab.create(etcd ? { etcd: etcd.endpoint } : "file");
+          await run(lab, lab.nodes);
+          await assertClean(lab);
+        });
       try {
-        await body(t, { newLab: () => RatchetLab.create(etcd ? { etcd: etcd.endpoint } : "file"), etcd });
+        await body({ step, etcd });
       } finally {
         await etcd?.stop();
       }
