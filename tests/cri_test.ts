@@ -174,6 +174,29 @@ criTest(
   },
 );
 
+/**
+ * A conflist of ratchet alone as the CRI tests run it: its store (`<tmp>/store`) and log
+ * (`<tmp>/ratchet.log`) in `tmp`, `node` as kubernetes.node_name, pod annotations from the runtime
+ * (the capability), and `fields` (boot_network, delegate, ...) on top.
+ */
+function ratchetConflist(name: string, tmp: string, node: string, fields: Record<string, unknown>) {
+  return {
+    cniVersion: "1.0.0",
+    name,
+    plugins: [{
+      type: "ratchet",
+      capabilities: { [CAPABILITY]: true },
+      store: `${tmp}/store`,
+      kubernetes: { node_name: node },
+      child_timeout_s: 30,
+      // The node's waiter exits this long after its last work, so the test can see it gone.
+      waiter_idle_s: 2,
+      log_file: `${tmp}/ratchet.log`,
+      ...fields,
+    }],
+  };
+}
+
 /** `ratchet ARGS` through the launcher, as an operator runs it; throws with its output on failure. */
 async function ratchetCli(...args: string[]): Promise<string> {
   return await sh(`${binDir()}/ratchet`, ...args);
@@ -187,34 +210,22 @@ criTest(
     const node = `node-${nodes.name(0).slice(-8)}`;
     const storeDir = `${tmp}/store`;
     try {
-      const conflist = {
-        cniVersion: "1.0.0",
-        name: "ratchet-cri",
-        plugins: [{
-          type: "ratchet",
-          capabilities: { [CAPABILITY]: true },
-          store: storeDir,
-          kubernetes: { node_name: node },
-          child_timeout_s: 30,
-          // The node's waiter exits this long after its last work, so the test can see it gone.
-          waiter_idle_s: 2,
-          log_file: `${tmp}/ratchet.log`,
-          log_level: "debug",
-          // Debian's bridge makes eth0 with an address, which containerd demands of the result.
-          boot_network: {
-            type: "bridge",
-            bridge: "cni-boot0",
-            isGateway: true,
-            ipam: { type: "host-local", subnet: "10.97.0.0/24", dataDir: `${tmp}/host-local` },
-          },
-          delegate: {
-            type: "bridge",
-            bridge: "cni-dlg0",
-            isGateway: true,
-            ipam: { type: "host-local", subnet: "10.98.0.0/24", dataDir: `${tmp}/host-local` },
-          },
-        }],
-      };
+      const conflist = ratchetConflist("ratchet-cri", tmp, node, {
+        log_level: "debug",
+        // Debian's bridge makes eth0 with an address, which containerd demands of the result.
+        boot_network: {
+          type: "bridge",
+          bridge: "cni-boot0",
+          isGateway: true,
+          ipam: { type: "host-local", subnet: "10.97.0.0/24", dataDir: `${tmp}/host-local` },
+        },
+        delegate: {
+          type: "bridge",
+          bridge: "cni-dlg0",
+          isGateway: true,
+          ipam: { type: "host-local", subnet: "10.98.0.0/24", dataDir: `${tmp}/host-local` },
+        },
+      });
       await using cri = await CriRuntime.start({ node: nodes.name(0), conflist });
       const log = () => Deno.readTextFileSync(`${tmp}/ratchet.log`).split("\n").slice(-30).join("\n");
 
@@ -304,22 +315,11 @@ criTest(
     await using nodes = await TempNetns.create(["node"]);
     const tmp = await Deno.makeTempDir({ prefix: "rt-cri-ratchet-" });
     try {
-      const conflist = {
-        cniVersion: "1.0.0",
-        name: "ratchet-lo",
-        plugins: [{
-          type: "ratchet",
-          capabilities: { [CAPABILITY]: true },
-          store: `${tmp}/store`,
-          kubernetes: { node_name: "node-lo" },
-          child_timeout_s: 30,
-          waiter_idle_s: 2,
-          log_file: `${tmp}/ratchet.log`,
-          // The original sample's boot network: fine for libcni and podman, not for a CRI runtime.
-          boot_network: { type: "loopback" },
-          delegate: { type: "loopback" },
-        }],
-      };
+      const conflist = ratchetConflist("ratchet-lo", tmp, "node-lo", {
+        // The original sample's boot network: fine for libcni and podman, not for a CRI runtime.
+        boot_network: { type: "loopback" },
+        delegate: { type: "loopback" },
+      });
       await using cri = await CriRuntime.start({ node: nodes.name(0), conflist });
       await assert.rejects(
         cri.runp({
