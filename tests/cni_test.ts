@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { binDir, runPlugin } from "./lib/plugin.ts";
+import { binDir, killAfter, runPlugin } from "./lib/plugin.ts";
 import { convertResult, parseResult, type Result, toVersion } from "../mod/cni/result.ts";
 import { checkIfname, parseCniArgs } from "../mod/cni/env.ts";
 import { ifnameProblem } from "../mod/links/names.ts";
@@ -45,7 +45,7 @@ Deno.test("--help and --version never wait on stdin", async () => {
   for (const flag of ["--help", "--version"]) {
     const child = new Deno.Command(`${binDir()}/anchor`, { args: [flag], stdin: "piped", stdout: "piped" })
       .spawn();
-    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    const timer = killAfter(child, 10_000);
     const out = await child.output();
     clearTimeout(timer);
     assert.equal(out.code, 0, `${flag} did not exit by itself`);

@@ -44,6 +44,20 @@ export interface PluginReply {
   json: any;
 }
 
+/**
+ * SIGKILLs `child` after `ms` unless the timer is cleared first. A child that exits just as the timer
+ * fires (before its output() settles and clears it) is left alone: kill() would throw, uncaught.
+ */
+export function killAfter(child: Deno.ChildProcess, ms: number): ReturnType<typeof setTimeout> {
+  return setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // It exited between the timer firing and its output settling.
+    }
+  }, ms);
+}
+
 /** Runs `role` (a launcher name, or a path to a binary) with the CNI environment of `call`. */
 export async function runPlugin(role: string, call: PluginCall): Promise<PluginReply> {
   const program = role.includes("/") ? role : `${binDir()}/${role}`;
@@ -70,7 +84,7 @@ export async function runPlugin(role: string, call: PluginCall): Promise<PluginR
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), call.timeoutMs ?? 60_000);
+  const timer = killAfter(child, call.timeoutMs ?? 60_000);
   const stdin = call.conf === undefined
     ? ""
     : typeof call.conf === "string"
