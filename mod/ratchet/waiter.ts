@@ -131,11 +131,12 @@ function isLive(pid: number): boolean {
 }
 
 /**
- * True for a waiter started moments ago whose process still lives: while it goes through setsid, the
- * launcher and deno, its /proc cmdline can read empty mid-exec, and isWaiter alone would start a second.
+ * True for a lease younger than {@link START_LEASE_MS} whose start is under way: no pid recorded yet
+ * (pid 0), or a pid whose process lives. While a waiter goes through setsid, the launcher and deno, its
+ * /proc cmdline can read empty mid-exec, and isWaiter alone would start a second.
  */
-function justStarted(rec: WaiterRecord): boolean {
-  return Date.now() - rec.at < START_LEASE_MS && isLive(rec.pid);
+function starting(rec: WaiterRecord): boolean {
+  return Date.now() - rec.at < START_LEASE_MS && (rec.pid === 0 || isLive(rec.pid));
 }
 
 function killQuietly(pid: number, signal: Deno.Signal): void {
@@ -157,8 +158,7 @@ export async function ensureWaiter(store: Store, conf: RatchetConf): Promise<num
   for (let attempt = 0; attempt < LEASE_ATTEMPTS; attempt++) {
     const kv = await store.get(key);
     const rec = parseRecord<WaiterRecord>(kv);
-    if (rec && (isWaiter(rec.pid, conf.node) || justStarted(rec))) return undefined;
-    if (rec?.pid === 0 && Date.now() - rec.at < START_LEASE_MS) return undefined;
+    if (rec && (isWaiter(rec.pid, conf.node) || starting(rec))) return undefined;
     const lease = JSON.stringify({ pid: 0, at: Date.now() } satisfies WaiterRecord);
     if (!(await store.txn([{ key, modRevision: kv?.modRevision ?? 0 }], [{ put: key, value: lease }]))) {
       continue;
