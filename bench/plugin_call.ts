@@ -3,6 +3,7 @@
  * optionally under GNU time for the process's peak resident memory.
  */
 import { runPlugin } from "../tests/lib/plugin.ts";
+import { denoRunFlags, shellQuote } from "../mod/install/launchers.ts";
 
 /** GNU time, for peak memory (%M). */
 export const TIME = "/usr/bin/time";
@@ -51,11 +52,11 @@ export async function pluginCall(c: BenchCall): Promise<number> {
  */
 export async function emptyLauncher(dir: string): Promise<string> {
   await Deno.writeTextFile(`${dir}/empty.ts`, "");
-  const deno = Deno.execPath();
-  const config = new URL("../deno.json", import.meta.url).pathname;
   await Deno.writeTextFile(
     `${dir}/empty`,
-    `#!/bin/bash\nexec -a "$0" '${deno}' run -A --quiet --no-prompt --config '${config}' '${dir}/empty.ts' "$@"\n`,
+    `#!/bin/bash\nexec -a "$0" ${shellQuote(Deno.execPath())} ${denoRunFlags()} ${
+      shellQuote(`${dir}/empty.ts`)
+    } "$@"\n`,
     { mode: 0o755 },
   );
   return `${dir}/empty`;

@@ -10,7 +10,8 @@
  *
  * Pair every use with a `typeof import()` of the same module: it keeps the types, and `deno check` and
  * `deno info` (which count type references) still see the whole program. `deno compile` needs the
- * lazy modules named with `--include` (mod/dev/compile.ts).
+ * lazy modules named with `--include` (mod/dev/compile.ts). The plugin bundles (mod/install/bundle.ts)
+ * turn these calls back into literal imports, so write them in the one form below.
  *
  * @example
  * ```ts
@@ -18,7 +19,10 @@
  * const { anchorPlugin } = await loadPlugin();
  * ```
  */
-export function lazy<T>(module: URL): () => Promise<T> {
+export function lazy<T>(module: URL): Lazy<T> {
   const specifier = module.href;
-  return () => import(specifier) as Promise<T>;
+  return Object.assign(() => import(specifier) as Promise<T>, { module: specifier });
 }
+
+/** A loader from {@link lazy}: call it to import the module; `module` is its URL. */
+export type Lazy<T> = (() => Promise<T>) & { readonly module: string };

@@ -4,6 +4,7 @@
  * `deno compile` needs its runtime image (denort); where it cannot be downloaded, this says so
  * in one line instead of a backtrace. DENORT_BIN, which deno compile honours, points at a local one.
  */
+import { programModules } from "../install/bundle.ts";
 import { linkRoleNames } from "../install/launchers.ts";
 import { ROLE_NAMES } from "../role.ts";
 
@@ -24,7 +25,7 @@ export async function compile(outDir = `${repo}/dist`): Promise<string> {
       "--output",
       binary,
       // Modules loaded through mod/lazy.ts are invisible to the graph deno compile embeds.
-      ...lazyModules().flatMap((path) => ["--include", path]),
+      ...programModules().flatMap((path) => ["--include", `${repo}/${path}`]),
       `${repo}/main.ts`,
     ],
     stdout: "piped",
@@ -41,20 +42,6 @@ export async function compile(outDir = `${repo}/dist`): Promise<string> {
   }
   linkRoleNames(outDir);
   return binary;
-}
-
-/** Every module of the program (mod/ and dsl/), so that each lazily loaded one is in the binary. */
-function lazyModules(): string[] {
-  const out: string[] = [];
-  const walk = (dir: string) => {
-    for (const entry of Deno.readDirSync(dir)) {
-      const path = `${dir}/${entry.name}`;
-      if (entry.isDirectory) walk(path);
-      else if (entry.name.endsWith(".ts")) out.push(path);
-    }
-  };
-  for (const dir of ["mod", "dsl"]) walk(`${repo}/${dir}`);
-  return out.sort();
 }
 
 if (import.meta.main) {

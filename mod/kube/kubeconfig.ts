@@ -2,9 +2,12 @@ import { KubeConfigError } from "./errors.ts";
 import { readSettingFile } from "./files.ts";
 import { isRecord } from "./record.ts";
 import { checkServerUrl } from "./settings.ts";
+import { lazy } from "../lazy.ts";
 import type { KubeAccess } from "./types.ts";
 
 type Obj = Record<string, unknown>;
+
+const loadYaml = lazy<typeof import("yaml")>(new URL(import.meta.resolve("yaml")));
 
 /**
  * Reads the current context of a kubeconfig into connection parameters, with the files it names read.
@@ -15,8 +18,9 @@ type Obj = Record<string, unknown>;
 export async function loadKubeconfig(path: string): Promise<Partial<KubeAccess>> {
   const where = `kubeconfig ${path}`;
   const raw = await readSettingFile(path, "kubernetes.kubeconfig");
-  // Only configs that use a kubeconfig pay for loading the YAML parser.
-  const { parse } = await import("yaml");
+  // Only configs that use a kubeconfig pay for loading the YAML parser, an npm package (CommonJS,
+  // about 40 ms): never at start-up, from the sources or from a plugin bundle (mod/install/bundle.ts).
+  const { parse } = await loadYaml();
   let doc: unknown;
   try {
     doc = parse(raw);

@@ -1,0 +1,180 @@
+/**
+ * The plugin bundle: the code a runtime's call runs (ADD, DEL, CHECK, GC, STATUS, VERSION of every
+ * role), bundled by `deno bundle` into one file that the development launchers run
+ * (mod/install/launchers.ts).
+ *
+ * Why: every plugin call is a fresh process, and `deno run` pays for each module it reads (resolve,
+ * stat, read, hash, cache lookup). A ratchet ADD reads about 60 of them, which is most of what it
+ * costs beyond an empty Deno program (README, "Benchmarks"). One file costs what one module does.
+ *
+ * How: the bundle is cut from a temporary copy of the tree in which every `lazy()` of the plugin
+ * paths (mod/lazy.ts) is a literal `import()`. esbuild then puts the lazy targets (the store
+ * backends, the Kubernetes client, CHECK and GC code) inside the bundle, initialised only when a
+ * call reaches them, so every module exists once: the bundle never loads a source module beside
+ * itself, which would give two `CniError` or `StoreError` classes and break every `instanceof`.
+ * What only a person's command uses ({@link PERSON_ONLY}) stays out, and so do npm packages: the
+ * one a plugin call can reach (`yaml`, for a kubeconfig) is imported at run time through deno.json's
+ * import map, as from the sources, so the bundle never carries CommonJS (`node:module` alone costs
+ * about 40 ms per process).
+ *
+ * Bundles are cached by a hash of the sources and Deno's version, in `$XDG_CACHE_HOME/ratchet-cni`
+ * (else `~/.cache/ratchet-cni`), so the test processes build it once. The compiled binary
+ * (`deno task compile`) does not use it.
+ */
+import { createHash } from "node:crypto";
+import { cpSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { ROLE_NAMES, ROLES } from "../role.ts";
+
+const repo = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+
+/**
+ * Modules that only a person's command loads, relative to the repo: the DSL, the picture, the demo,
+ * monkey, install, anchor's and ratchet's command modules. Their `lazy()` calls, and `lazy()` calls
+ * that point at them, are left as they are, so the bundle neither holds nor reads them. The build
+ * fails if one of them ends up in the bundle anyway (a static import from a plugin path). monkey's
+ * and install's command modules are the thin lazy wiring that anchor's role module names.
+ */
+export const PERSON_ONLY: readonly RegExp[] = [
+  /^dsl\//,
+  /^mod\/picture\//,
+  /^mod\/demo\//,
+  /^mod\/monkey\/(?!command\.ts$)/,
+  /^mod\/install\/(?!command\.ts$|usage\.ts$)/,
+  /^mod\/anchor\/commands\//,
+  /^mod\/ratchet\/cli\.ts$/,
+];
+
+/** `lazy<T>(new URL("X", import.meta.url))`, the one form mod/lazy.ts documents, over any line breaks. */
+const LAZY_CALL = /\blazy<[^>]*>\(\s*new URL\(\s*("[^"]+")\s*,\s*import\.meta\.url\s*\),?\s*\)/g;
+
+/**
+ * The plugin bundles for the current sources, one per role (`DIR/ROLE.js`), built when the cache has
+ * none. Returns DIR.
+ *
+ * @param deno the deno executable that builds them (`deno bundle`) and will run them.
+ * @throws Error when `deno bundle` fails, when a `lazy()` call is not in the form the build can
+ *   rewrite, or when a bundle holds CommonJS or a {@link PERSON_ONLY} module.
+ */
+export function pluginBundles(deno: string): string {
+  const version = new Deno.Command(deno, { args: ["--version"] }).outputSync();
+  const hash = createHash("sha256").update(version.stdout);
+  const files = sources();
+  for (const f of files) hash.update(f).update("\0").update(readFileSync(`${repo}/${f}`)).update("\0");
+  const cache = `${
+    Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME") ?? "/root"}/.cache`
+  }/ratchet-cni`;
+  const out = `${cache}/plugins-${hash.digest("hex").slice(0, 24)}`;
+  try {
+    Deno.statSync(out);
+    return out;
+  } catch {
+    // not built yet for these sources
+  }
+  mkdirSync(cache, { recursive: true });
+  const work = Deno.makeTempDirSync({ prefix: "ratchet-bundle-" });
+  try {
+    for (const f of files) {
+      mkdirSync(`${work}/${f.slice(0, f.lastIndexOf("/") + 1)}`, { recursive: true });
+      cpSync(`${repo}/${f}`, `${work}/${f}`);
+    }
+    // Each role's bundle holds its own role module alone: the registry's loaders stay lazy.
+    const roleModules = new Map(ROLE_NAMES.map((name) => [name, relative(ROLES[name].module)]));
+    const keep = new Set(roleModules.values());
+    for (const f of files.filter((f) => f.endsWith(".ts"))) rewriteLazy(work, f, keep);
+    mkdirSync(`${work}/entries`);
+    for (const [name, module] of roleModules) {
+      // What main.ts does once argv[0] has named the role; the launcher runs this file only then.
+      writeFileSync(
+        `${work}/entries/${name}.ts`,
+        `import { runRole } from "../mod/role.ts";\nimport { role } from "../${module}";\nawait runRole(role, []);\n`,
+      );
+    }
+    // The import map's names (the npm packages) stay imports, resolved when they run; `--packages
+    // external` would not do: Deno maps the name to npm:... before esbuild sees it.
+    const imports = Object.keys(JSON.parse(readFileSync(`${repo}/deno.json`, "utf8")).imports ?? {});
+    const built = new Deno.Command(deno, {
+      args: [
+        "bundle",
+        "--quiet",
+        "--config=deno.json",
+        "--platform=deno",
+        "--format=esm",
+        ...imports.map((name) => `--external=${name}`),
+        "--outdir=out",
+        ...ROLE_NAMES.map((name) => `entries/${name}.ts`),
+      ],
+      cwd: work,
+    }).outputSync();
+    if (!built.success) throw new Error(`deno bundle failed: ${new TextDecoder().decode(built.stderr)}`);
+    for (const name of ROLE_NAMES) checkBundle(name, readFileSync(`${work}/out/${name}.js`, "utf8"));
+    // Built aside and renamed into place: test processes building at once each find whole files.
+    const temp = `${out}.${Deno.pid}.tmp`;
+    cpSync(`${work}/out`, temp, { recursive: true });
+    try {
+      renameSync(temp, out);
+    } catch (e) {
+      rmSync(temp, { recursive: true, force: true });
+      // Another process renamed the same build into place first.
+      if (!(e instanceof Error && "code" in e && (e.code === "ENOTEMPTY" || e.code === "EEXIST"))) throw e;
+    }
+    return out;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** A `file:` URL of a module in this repo, relative to the repo. */
+function relative(url: string): string {
+  return new URL(url).pathname.slice(repo.length + 1);
+}
+
+/** The files a bundle is built from, relative to the repo: main.ts, the program's modules, the config. */
+function sources(): string[] {
+  return ["main.ts", "deno.json", "deno.lock", ...programModules()];
+}
+
+/** Every module of the program (mod/ and dsl/), relative to the repo, sorted. */
+export function programModules(): string[] {
+  const walk = (dir: string): string[] =>
+    readdirSync(`${repo}/${dir}`, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? walk(`${dir}/${e.name}`) : e.name.endsWith(".ts") ? [`${dir}/${e.name}`] : []
+    );
+  return [...walk("mod"), ...walk("dsl")].sort();
+}
+
+/** Turns the plugin paths' `lazy()` calls in `file` into literal `import()`s (see the module doc). */
+function rewriteLazy(work: string, file: string, keep: Set<string>): void {
+  if (file === "mod/lazy.ts") return;
+  const text = readFileSync(`${work}/${file}`, "utf8");
+  // A lazy() of a relative module that the pattern misses would load the sources beside the bundle.
+  const calls = text.match(/\blazy<[^>]*>\(\s*new URL\(\s*"/g)?.length ?? 0;
+  let seen = 0;
+  const personOnly = (f: string) => PERSON_ONLY.some((p) => p.test(f));
+  const rewritten = text.replace(LAZY_CALL, (call, specifier: string) => {
+    seen++;
+    const target = new URL(JSON.parse(specifier), `file:///${file}`).pathname.slice(1);
+    return personOnly(file) || personOnly(target) || keep.has(target) ? call : `(() => import(${specifier}))`;
+  });
+  if (seen !== calls) {
+    throw new Error(`${file}: a lazy() call is not of the form lazy<T>(new URL("./x.ts", import.meta.url))`);
+  }
+  if (rewritten !== text) writeFileSync(`${work}/${file}`, rewritten);
+}
+
+/** Refuses a bundle that carries CommonJS or a module only people's commands use. */
+function checkBundle(role: string, text: string): void {
+  if (text.includes('"node:module"')) {
+    throw new Error(`${role}'s plugin bundle carries CommonJS (node:module)`);
+  }
+  // deno run reads a literal import()'s target at start-up; npm packages must load only when used.
+  const literal = [...text.matchAll(/\bimport\("([^"]+)"\)/g)].map((m) => m[1]).filter((s) =>
+    !s.startsWith("node:")
+  );
+  if (literal.length) throw new Error(`${role}'s plugin bundle imports ${literal.join(", ")} at start-up`);
+  // esbuild marks each module's code with a `// path` comment line.
+  const modules = [...text.matchAll(/^\/\/ (\S+\.ts)$/gm)].map((m) => m[1]);
+  const stray = modules.filter((m) => PERSON_ONLY.some((p) => p.test(m)));
+  if (stray.length) {
+    throw new Error(`${role}'s plugin bundle holds modules only commands use: ${stray.join(", ")}`);
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * The plugin bundles (mod/install/bundle.ts) and the launchers that run them: a runtime's call runs
+ * its role's bundle, which holds that role's plugin path and nothing a person's command or another
+ * role uses; a person's call runs main.ts.
+ */
+import assert from "node:assert/strict";
+import { PERSON_ONLY, pluginBundles } from "../mod/install/bundle.ts";
+import { ROLE_NAMES } from "../mod/role.ts";
+import { binDir } from "./lib/plugin.ts";
+
+/** The modules a bundle holds, from esbuild's `// path` line before each module's code. */
+function bundled(role: string): string[] {
+  const text = Deno.readTextFileSync(`${pluginBundles(Deno.execPath())}/${role}.js`);
+  return [...text.matchAll(/^\/\/ (\S+\.ts)$/gm)].map((m) => m[1]);
+}
+
+Deno.test("each role's bundle holds its own plugin path, no other role's plugin and no command's modules", () => {
+  const plugins = {
+    ratchet: "mod/ratchet/plugin.ts",
+    anchor: "mod/anchor/plugin.ts",
+    octopus: "mod/octopus/plugin.ts",
+  };
+  for (const role of ROLE_NAMES) {
+    const modules = bundled(role);
+    for (const [owner, plugin] of Object.entries(plugins)) {
+      // octopus runs anchor in its own process when anchor is its IPAM (mod/octopus/ipam.ts).
+      const wanted = owner === role || (role === "octopus" && owner === "anchor");
+      assert.equal(modules.includes(plugin), wanted, `${role}.js holding ${plugin}`);
+    }
+    assert.deepEqual(modules.filter((m) => PERSON_ONLY.some((p) => p.test(m))), [], role);
+    assert.deepEqual(modules.filter((m) => m.startsWith("npm:") || m.includes("node_modules")), [], role);
+  }
+  // The lazy targets a plugin call can reach are inside, so no module is loaded twice.
+  for (
+    const m of [
+      "mod/store/sqlite_store.ts",
+      "mod/store/etcd_store.ts",
+      "mod/kube/client.ts",
+      "mod/ratchet/gc.ts",
+    ]
+  ) {
+    assert.ok(bundled("ratchet").includes(m), m);
+  }
+});
+
+/** What the launcher under `name` execs for `args` and `env`, with bash's exec replaced by an echo. */
+async function launched(name: string, args: string[], env: Record<string, string>): Promise<string> {
+  const out = await new Deno.Command("bash", {
+    args: ["-c", `exec() { echo "EXEC $*"; exit 0; }; source "$0" "$@"`, `${binDir()}/${name}`, ...args],
+    env,
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return new TextDecoder().decode(out.stdout).split("\n").find((l) => l.startsWith("EXEC")) ?? "";
+}
+
+Deno.test("the launcher runs a runtime's call from the role's bundle and everything else from main.ts", async () => {
+  const bundles = pluginBundles(Deno.execPath());
+  for (const role of ROLE_NAMES) {
+    assert.ok((await launched(role, [], { CNI_COMMAND: "ADD" })).endsWith(`${bundles}/${role}.js`), role);
+  }
+  assert.match(
+    await launched("anchor", ["ls"], { CNI_COMMAND: "ADD" }),
+    /main\.ts ls$/,
+    "arguments: a person",
+  );
+  assert.match(await launched("anchor", [], {}), /main\.ts$/, "no CNI_COMMAND: a person");
+  assert.match(
+    await launched("anchor", [], { CNI_COMMAND: "" }),
+    /main\.ts$/,
+    "an empty CNI_COMMAND: a person",
+  );
+});
