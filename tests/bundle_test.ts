@@ -4,7 +4,7 @@
  * role uses; a person's call runs main.ts.
  */
 import assert from "node:assert/strict";
-import { PERSON_ONLY, pluginBundles } from "../mod/install/bundle.ts";
+import { COMMAND_ONLY, pluginBundles } from "../mod/install/bundle.ts";
 import { ROLE_NAMES } from "../mod/role.ts";
 import { binDir } from "./lib/plugin.ts";
 
@@ -27,7 +27,7 @@ Deno.test("each role's bundle holds its own plugin path, no other role's plugin 
       const wanted = owner === role || (role === "octopus" && owner === "anchor");
       assert.equal(modules.includes(plugin), wanted, `${role}.js holding ${plugin}`);
     }
-    assert.deepEqual(modules.filter((m) => PERSON_ONLY.some((p) => p.test(m))), [], role);
+    assert.deepEqual(modules.filter((m) => COMMAND_ONLY.some((p) => p.test(m))), [], role);
     assert.deepEqual(modules.filter((m) => m.startsWith("npm:") || m.includes("node_modules")), [], role);
   }
   // The lazy targets a plugin call can reach are inside, so no module is loaded twice.

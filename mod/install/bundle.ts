@@ -12,7 +12,7 @@
  * backends, the Kubernetes client, CHECK and GC code) inside the bundle, initialised only when a
  * call reaches them, so every module exists once: the bundle never loads a source module beside
  * itself, which would give two `CniError` or `StoreError` classes and break every `instanceof`.
- * What only a person's command uses ({@link PERSON_ONLY}) stays out, and so do npm packages: the
+ * What only a command uses ({@link COMMAND_ONLY}) stays out, and so do npm packages: the
  * one a plugin call can reach (`yaml`, for a kubeconfig) is imported at run time through deno.json's
  * import map, as from the sources, so the bundle never carries CommonJS (`node:module` alone costs
  * about 40 ms per process).
@@ -28,13 +28,15 @@ import { ROLE_NAMES, ROLES } from "../role.ts";
 const repo = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 
 /**
- * Modules that only a person's command loads, relative to the repo: the DSL, the picture, the demo,
- * monkey, install, anchor's and ratchet's command modules. Their `lazy()` calls, and `lazy()` calls
- * that point at them, are left as they are, so the bundle neither holds nor reads them. The build
- * fails if one of them ends up in the bundle anyway (a static import from a plugin path). monkey's
- * and install's command modules are the thin lazy wiring that anchor's role module names.
+ * Modules that only a command loads (a call with arguments: a person's, or the waiter that ratchet
+ * starts), relative to the repo: the command-line toolkit (mod/cli.ts, whose node:util alone costs
+ * 13-20 ms at start), the DSL, the picture, the demo, monkey, install, the waiter, and anchor's and
+ * ratchet's command modules. Their `lazy()` calls, and `lazy()` calls that point at them, are left as
+ * they are, so no bundle holds or reads them. The build fails if one of them ends up in a bundle
+ * anyway (a static import from a plugin path). monkey's and install's command modules are the thin
+ * lazy wiring that anchor's role module names.
  */
-export const PERSON_ONLY: readonly RegExp[] = [
+export const COMMAND_ONLY: readonly RegExp[] = [
   /^dsl\//,
   /^mod\/picture\//,
   /^mod\/demo\//,
@@ -42,6 +44,8 @@ export const PERSON_ONLY: readonly RegExp[] = [
   /^mod\/install\/(?!command\.ts$|usage\.ts$)/,
   /^mod\/anchor\/commands\//,
   /^mod\/ratchet\/cli\.ts$/,
+  /^mod\/cli\.ts$/,
+  /^mod\/ratchet\/waiter_run\.ts$/,
 ];
 
 /** `lazy<T>(new URL("X", import.meta.url))`, the one form mod/lazy.ts documents, over any line breaks. */
@@ -53,7 +57,7 @@ const LAZY_CALL = /\blazy<[^>]*>\(\s*new URL\(\s*("[^"]+")\s*,\s*import\.meta\.u
  *
  * @param deno the deno executable that builds them (`deno bundle`) and will run them.
  * @throws Error when `deno bundle` fails, when a `lazy()` call is not in the form the build can
- *   rewrite, or when a bundle holds CommonJS or a {@link PERSON_ONLY} module.
+ *   rewrite, or when a bundle holds CommonJS or a {@link COMMAND_ONLY} module.
  */
 export function pluginBundles(deno: string): string {
   const version = new Deno.Command(deno, { args: ["--version"] }).outputSync();
@@ -149,11 +153,13 @@ function rewriteLazy(work: string, file: string, keep: Set<string>): void {
   // A lazy() of a relative module that the pattern misses would load the sources beside the bundle.
   const calls = text.match(/\blazy<[^>]*>\(\s*new URL\(\s*"/g)?.length ?? 0;
   let seen = 0;
-  const personOnly = (f: string) => PERSON_ONLY.some((p) => p.test(f));
+  const commandOnly = (f: string) => COMMAND_ONLY.some((p) => p.test(f));
   const rewritten = text.replace(LAZY_CALL, (call, specifier: string) => {
     seen++;
     const target = new URL(JSON.parse(specifier), `file:///${file}`).pathname.slice(1);
-    return personOnly(file) || personOnly(target) || keep.has(target) ? call : `(() => import(${specifier}))`;
+    return commandOnly(file) || commandOnly(target) || keep.has(target)
+      ? call
+      : `(() => import(${specifier}))`;
   });
   if (seen !== calls) {
     throw new Error(`${file}: a lazy() call is not of the form lazy<T>(new URL("./x.ts", import.meta.url))`);
@@ -161,11 +167,15 @@ function rewriteLazy(work: string, file: string, keep: Set<string>): void {
   if (rewritten !== text) writeFileSync(`${work}/${file}`, rewritten);
 }
 
-/** Refuses a bundle that carries CommonJS or a module only people's commands use. */
+/** Refuses a bundle that carries CommonJS, a module only commands use, or a start-up import of a node: module. */
 function checkBundle(role: string, text: string): void {
   if (text.includes('"node:module"')) {
     throw new Error(`${role}'s plugin bundle carries CommonJS (node:module)`);
   }
+  // esbuild hoists every module's static imports of node: modules to the bundle's start, lazy ones too,
+  // and each costs there (node:util 13-20 ms, node:sqlite 6 ms): import them where they are used.
+  const hoisted = [...text.matchAll(/^import .* from "(node:[^"]+)";$/gm)].map((m) => m[1]);
+  if (hoisted.length) throw new Error(`${role}'s plugin bundle loads ${hoisted.join(", ")} at start-up`);
   // deno run reads a literal import()'s target at start-up; npm packages must load only when used.
   const literal = [...text.matchAll(/\bimport\("([^"]+)"\)/g)].map((m) => m[1]).filter((s) =>
     !s.startsWith("node:")
@@ -173,7 +183,7 @@ function checkBundle(role: string, text: string): void {
   if (literal.length) throw new Error(`${role}'s plugin bundle imports ${literal.join(", ")} at start-up`);
   // esbuild marks each module's code with a `// path` comment line.
   const modules = [...text.matchAll(/^\/\/ (\S+\.ts)$/gm)].map((m) => m[1]);
-  const stray = modules.filter((m) => PERSON_ONLY.some((p) => p.test(m)));
+  const stray = modules.filter((m) => COMMAND_ONLY.some((p) => p.test(m)));
   if (stray.length) {
     throw new Error(`${role}'s plugin bundle holds modules only commands use: ${stray.join(", ")}`);
   }

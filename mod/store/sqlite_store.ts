@@ -17,7 +17,7 @@
  *   kv(key TEXT PRIMARY KEY, value TEXT, create_revision, mod_revision, version)   -- WITHOUT ROWID
  *   tombstone(revision, key)   meta(name PRIMARY KEY, value)   PRAGMA user_version = 1
  */
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { checkKey, checkTxn, parseKeyspace } from "./keyspace.ts";
 import { StoreCorruptError, StoreError, StoreIoError, StoreUnavailableError } from "./errors.ts";
 import { DATABASE_FILE, type FileStoreSettings } from "./settings.ts";
@@ -58,8 +58,11 @@ type Timer = ReturnType<typeof setInterval>;
 type Row = Record<string, unknown>;
 
 /** Opens the embedded store; it touches the disk only when first used, and reads never create it. */
-export function openSqliteStore(settings: FileStoreSettings): Promise<Store> {
-  return Promise.resolve(new SqliteStore(settings.dir));
+export async function openSqliteStore(settings: FileStoreSettings): Promise<Store> {
+  // Imported here, not at the top: a plugin bundle hoists a module's static imports to its own start,
+  // and node:sqlite (about 6 ms) would then load on every call, etcd-backed ones too.
+  const { DatabaseSync } = await import("node:sqlite");
+  return new SqliteStore(settings.dir, DatabaseSync);
 }
 
 /** The smallest string above every key that starts with `prefix` (U+10FFFF is the last code point). */
@@ -88,8 +91,11 @@ class SqliteStore implements Store {
   #commits = 0;
   #closed = false;
 
-  constructor(dir: string) {
+  readonly #Database: typeof DatabaseSync;
+
+  constructor(dir: string, database: typeof DatabaseSync) {
     this.#dir = dir;
+    this.#Database = database;
     this.#path = `${dir}/${DATABASE_FILE}`;
   }
 
@@ -414,7 +420,7 @@ class SqliteStore implements Store {
 
   #connect(): DatabaseSync {
     const short = checkHeader(this.#path);
-    const db = new DatabaseSync(this.#path);
+    const db = new this.#Database(this.#path);
     try {
       db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
       const version = Number(db.prepare("PRAGMA user_version").get()!.user_version);
@@ -455,7 +461,7 @@ class SqliteStore implements Store {
     }
     const temp = `${this.#path}.new.${Deno.pid}`;
     try {
-      const db = new DatabaseSync(temp);
+      const db = new this.#Database(temp);
       try {
         db.exec("PRAGMA journal_mode = WAL");
         db.exec(`BEGIN; ${SCHEMA} COMMIT;`);
