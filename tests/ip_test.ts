@@ -257,6 +257,25 @@ Deno.test("iterateRanges is lazy, countRanges and rangesContain agree with it", 
   }
 });
 
+Deno.test("iterateRanges from an address: host-local's order, on from there and around to the start, each once", () => {
+  const { ranges } = parseRanges("10.0.1.[2-4],10.0.1.[8-9]");
+  const from = (ip: string) => [...iterateRanges(ranges, parseIp(ip).value)].map(formatIp);
+  const all = ["10.0.1.2", "10.0.1.3", "10.0.1.4", "10.0.1.8", "10.0.1.9"];
+  assert.deepEqual(from("10.0.1.3"), ["10.0.1.3", "10.0.1.4", "10.0.1.8", "10.0.1.9", "10.0.1.2"]);
+  assert.deepEqual(from("10.0.1.5"), ["10.0.1.8", "10.0.1.9", ...all.slice(0, 3)], "from a gap");
+  assert.deepEqual(from("10.0.1.9"), ["10.0.1.9", ...all.slice(0, 4)]);
+  assert.deepEqual(from("10.0.1.10"), all, "past the end: from the start");
+  assert.deepEqual(from("10.0.0.1"), all, "before the start");
+  assert.deepEqual([...iterateRanges([], 5n)], []);
+  const v6 = parseRanges("fd00::[fffe-ffff],fd00::1:0/120").ranges;
+  const next: string[] = [];
+  for (const ip of iterateRanges(v6, parseIp("fd00::ffff").value)) {
+    next.push(formatIp(ip));
+    if (next.length === 3) break;
+  }
+  assert.deepEqual(next, ["fd00::ffff", "fd00::1:1", "fd00::1:2"], "v6, lazily");
+});
+
 Deno.test("the kernel agrees with formatIp and networkOf (iproute2 as the independent reader)", async () => {
   const addrs = [
     "10.0.1.000/24",

@@ -172,10 +172,25 @@ export function filterToSubnet(ranges: IpRange[], subnet: Cidr): { ranges: IpRan
   return { ranges: kept, skipped };
 }
 
-/** Yields every address of the ranges in order, lazily (a /64 pool is never materialised). */
-export function* iterateRanges(ranges: IpRange[]): Generator<IpAddr> {
-  for (const r of ranges) {
-    for (let v = r.start; v <= r.end; v++) yield { family: r.family, value: v };
+/**
+ * Yields every address of the ranges once, in order, lazily (a /64 pool is never materialised). With
+ * `from` (a value of the ranges' family) it starts at the first address at or after it and wraps around
+ * to the first range: the order in which host-local's allocator (containernetworking/plugins,
+ * plugins/ipam/host-local/backend/allocator, RangeIter) tries candidates after the last reserved
+ * address. The ranges must be sorted and merged, as parseRanges returns them.
+ */
+export function* iterateRanges(ranges: IpRange[], from = 0n): Generator<IpAddr> {
+  if (ranges.length === 0) return;
+  // Past the last range, the walk starts over at the first.
+  const first = Math.max(0, ranges.findIndex((r) => r.end >= from));
+  const start = ranges[first].start < from && ranges[first].end >= from ? from : undefined;
+  for (let n = 0; n <= ranges.length; n++) {
+    const i = (first + n) % ranges.length;
+    const r = ranges[i];
+    // The range the walk starts in is visited twice: from `from` first, then its head before `from`.
+    const lo = n === 0 && start !== undefined ? start : r.start;
+    const hi = n === ranges.length ? (start !== undefined ? start - 1n : -1n) : r.end;
+    for (let v = lo; v <= hi; v++) yield { family: r.family, value: v };
   }
 }
 
