@@ -19,6 +19,16 @@ export const RECORD_PREFIX = "/anchor/cn/";
 export const GUARD_PREFIX = "/anchor/ip/";
 
 /**
+ * `/anchor/last/<namespace>/<subnet>` holds the address ADD last claimed from the namespace's pool in the
+ * subnet (canonical network text, as in gatewayKey): host-local's last reserved IP. The next ADD probes
+ * the pool from the address after it, one guard at a time, so that its cost does not grow with the number
+ * of allocations. It is a hint, written in the claim's transaction without a compare, so racing ADDs never
+ * retry because of it; an absent, stale or unreadable value only makes ADD start at the pool's first
+ * address. The original anchor neither writes nor reads it.
+ */
+export const LAST_PREFIX = "/anchor/last/";
+
+/**
  * `/anchor/guarded` holds the time every record got its guard (mod/ipam/state.ts backfillGuards): from
  * then on a guard alone says an address is taken, and ADD need not read the records. Deleting it makes
  * the next ADD check every record again.
@@ -33,6 +43,11 @@ export function poolKey(namespace: string): string {
 /** The key of a subnet's gateway; pass the canonical network text, e.g. "10.0.1.0/24". */
 export function gatewayKey(subnet: string): string {
   return GATEWAY_PREFIX + subnet;
+}
+
+/** The key of the last address ADD claimed from a namespace's pool in a subnet (canonical network text). */
+export function lastKey(namespace: string, subnet: string): string {
+  return `${LAST_PREFIX}${namespace}/${subnet}`;
 }
 
 /** The key of an allocation record. */

@@ -37,6 +37,8 @@ export {
   GUARD_PREFIX,
   GUARDED_KEY,
   guardKey,
+  LAST_PREFIX,
+  lastKey,
   POOL_PREFIX,
   poolKey,
   RECORD_PREFIX,

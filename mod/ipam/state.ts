@@ -13,6 +13,7 @@ import {
   GUARD_PREFIX,
   GUARDED_KEY,
   guardKey,
+  lastKey,
   POOL_PREFIX,
   poolKey,
   RECORD_PREFIX,
@@ -75,51 +76,70 @@ export function stateOf(kvs: KeyValue[]): AnchorState {
 }
 
 /**
- * What ADD needs, read without a scan of the records: the namespace's pool, the gateways, the
- * container's own records (a prefix list of its keys, for an idempotent ADD) and the names of the guard
- * keys in the subnet's key range. Once {@link backfillGuards} has given every record its guard, the
- * guards alone say which addresses are taken, and listing their names costs about 1 ms per 5,000 on the
- * embedded store, where decoding every `/anchor/` key cost 20-50 ms. The reads are separate calls, not
- * one snapshot; the claim's transaction (record and guard absent) is what keeps two pods apart.
- * `state.records` and `state.unreadable` hold the container's records only, and `state.guards` is empty;
- * `used` is every guarded address in the subnet's key range, plus the container's own; until the
- * backfill was done (`guarded` false), every record's address too, read with a scan of the records.
+ * What ADD needs, read without a scan: the namespace's pool, the gateways, the last address claimed from
+ * the pool in the subnet ({@link lastKey}), and the container's own records (a prefix list of its keys,
+ * for an idempotent ADD). Which addresses are taken is asked of the guards one address at a time by the
+ * caller, or read with {@link takenAddresses} when that is needed. The reads are separate calls, not one
+ * snapshot; the claim's transaction (record and guard absent) is what keeps two pods apart.
+ * `state.records` and `state.unreadable` hold the container's records only, and `state.guards` is empty.
+ * `guarded` is false until {@link backfillGuards} has given every record its guard: until then a guard
+ * alone does not say an address is free.
  */
 export async function readStateForAdd(
   store: Store,
   req: { containerId: string; namespace: string; subnet: Cidr },
   settled?: SettledKeys,
-): Promise<{ state: AnchorState; used: Set<string>; guarded: boolean; settled: SettledKeys }> {
+): Promise<{ state: AnchorState; guarded: boolean; settled: SettledKeys }> {
   const own = recordKey(req.containerId);
-  const [fixed, records, guards] = await Promise.all([
+  const [fixed, records] = await Promise.all([
     settled ??
-      Promise.all([store.get(GUARDED_KEY), store.get(poolKey(req.namespace)), store.list(GATEWAY_PREFIX)])
-        .then(([guarded, pool, gateways]) => ({ guarded, pool, gateways })),
+      Promise.all([
+        store.get(GUARDED_KEY),
+        store.get(poolKey(req.namespace)),
+        store.list(GATEWAY_PREFIX),
+        store.get(lastKey(req.namespace, formatCidr(req.subnet))),
+      ]).then(([guarded, pool, gateways, last]) => ({ guarded, pool, gateways, last })),
     store.list(own),
-    store.listKeys(guardRange(req.subnet)),
   ]);
   // The prefix also lists longer container IDs ("abc" lists "abcd"); keep only this container's keys.
   const mine = records.filter((kv) => kv.key === own || kv.key.startsWith(`${own}:`));
   const state = stateOf([...(fixed.pool ? [fixed.pool] : []), ...fixed.gateways, ...mine]);
-  const used = new Set<string>();
-  for (const key of guards) addCanonical(used, key.slice(GUARD_PREFIX.length));
-  for (const { record } of state.records.values()) used.add(record.ip);
-  // Until the backfill is done, records without guards hold addresses too: read them all, as before.
-  if (!fixed.guarded) {
-    for (const kv of await store.list(RECORD_PREFIX)) addCanonical(used, firstField(kv.value));
-  }
-  return { state, used, guarded: fixed.guarded !== undefined, settled: fixed };
+  return { state, guarded: fixed.guarded !== undefined, settled: fixed };
 }
 
 /**
- * What one ADD reads once and keeps across its attempts: the backfill mark, the pool and the gateways.
- * A lost race is about guards, so a retry reads only those and the container's records (on etcd, two
- * requests instead of five, which counts when 25 ADDs race for the same addresses).
+ * Every address taken in the subnet, by a scan: the guard keys' names in the subnet's key range, the
+ * container's own records, and until the backfill was done (`guarded` false) every record's address too.
+ * Listing 5,000 guard names costs about 6 ms in a fresh process on the embedded store, so ADD scans only
+ * when probing from the last claimed address met a run of taken ones, and for the exhausted pool's message.
+ */
+export async function takenAddresses(
+  store: Store,
+  subnet: Cidr,
+  state: AnchorState,
+  guarded: boolean,
+): Promise<Set<string>> {
+  const [guards, records] = await Promise.all([
+    store.listKeys(guardRange(subnet)),
+    guarded ? [] : store.list(RECORD_PREFIX),
+  ]);
+  const used = new Set<string>();
+  for (const key of guards) addCanonical(used, key.slice(GUARD_PREFIX.length));
+  for (const { record } of state.records.values()) used.add(record.ip);
+  for (const kv of records) addCanonical(used, firstField(kv.value));
+  return used;
+}
+
+/**
+ * What one ADD reads once and keeps across its attempts: the backfill mark, the pool, the gateways and
+ * the last claimed address. A lost race is about guards, so a retry reads only the container's records
+ * (on etcd, one request instead of five, which counts when 25 ADDs race for the same addresses).
  */
 export interface SettledKeys {
   guarded?: KeyValue;
   pool?: KeyValue;
   gateways: KeyValue[];
+  last?: KeyValue;
 }
 
 /**
