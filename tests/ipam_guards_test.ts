@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { parseCidr } from "../mod/ip/mod.ts";
 import {
-  allocate,
   GUARD_PREFIX,
   GUARDED_KEY,
   guardKey,
@@ -12,20 +11,10 @@ import {
 } from "../mod/ipam/mod.ts";
 import { openStore, type Store, type StoreSettings } from "../mod/store/mod.ts";
 import { startEtcd } from "./lib/etcd.ts";
-
-const SUBNET = parseCidr("10.0.0.0/16");
+import { addInProcess } from "./lib/anchor_fixture.ts";
 
 function add(store: Store, id: string) {
-  return allocate(store, {
-    containerId: id,
-    ifname: "eth0",
-    namespace: "default",
-    podName: id,
-    controller: "unknown",
-    subnet: SUBNET,
-    node: "n1",
-    network: "net",
-  });
+  return addInProcess(store, id, "10.0.0.0/16");
 }
 
 /**

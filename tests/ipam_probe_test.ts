@@ -4,9 +4,8 @@
  * on the store reads, counted by a wrapper of the real store, never on a timing.
  */
 import assert from "node:assert/strict";
-import { formatIp, parseCidr } from "../mod/ip/mod.ts";
+import { formatIp } from "../mod/ip/mod.ts";
 import {
-  allocate,
   GUARDED_KEY,
   guardKey,
   lastKey,
@@ -15,8 +14,8 @@ import {
   recordKey,
   release,
 } from "../mod/ipam/mod.ts";
-import { openStore, type Store, type StoreSettings } from "../mod/store/mod.ts";
-import { startEtcd } from "./lib/etcd.ts";
+import { openStore, type Store } from "../mod/store/mod.ts";
+import { addInProcess, openAnchorStore, STORE_KINDS } from "./lib/anchor_fixture.ts";
 
 const CROWD = 2000;
 
@@ -60,16 +59,7 @@ function counted(store: Store): { store: Store; reads: Reads; reset(): void } {
 }
 
 function add(store: Store, id: string, subnet = "10.0.0.0/16") {
-  return allocate(store, {
-    containerId: id,
-    ifname: "eth0",
-    namespace: "default",
-    podName: id,
-    controller: "unknown",
-    subnet: parseCidr(subnet),
-    node: "n1",
-    network: "net",
-  });
+  return addInProcess(store, id, subnet);
 }
 
 /** Fills the pool's first CROWD addresses (10.0.0.2 on) as ADDs would, but with no last address stored. */
@@ -89,8 +79,7 @@ async function crowd(store: Store): Promise<void> {
   }
 }
 
-async function flat(settings: StoreSettings): Promise<void> {
-  await using real = await openStore(settings);
+async function flat(real: Store): Promise<void> {
   await crowd(real);
   const { store, reads, reset } = counted(real);
 
@@ -128,23 +117,16 @@ async function flat(settings: StoreSettings): Promise<void> {
   assert.equal((await add(store, "c5")).record.ip, "10.0.7.213");
 }
 
-Deno.test("ADD on a pool holding 2,000 allocations asks a handful of keys, from the last address claimed (sqlite store)", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "rt-probe-" });
-  try {
-    await flat({ kind: "file", dir });
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("ADD on a pool holding 2,000 allocations asks a handful of keys, from the last address claimed (etcd)", async () => {
-  const etcd = await startEtcd();
-  try {
-    await flat({ kind: "etcd", endpoints: [etcd.endpoint], timeoutMs: 5000 });
-  } finally {
-    await etcd.stop();
-  }
-});
+for (const kind of STORE_KINDS) {
+  Deno.test(`ADD on a pool holding 2,000 allocations asks a handful of keys, from the last address claimed (${kind} store)`, async () => {
+    const s = await openAnchorStore(kind);
+    try {
+      await flat(s.store);
+    } finally {
+      await s.close();
+    }
+  });
+}
 
 Deno.test("the walk wraps around, skips gateways, ends in the exhausted error, and works for IPv6", async () => {
   const dir = await Deno.makeTempDir({ prefix: "rt-probe-" });

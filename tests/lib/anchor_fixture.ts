@@ -3,6 +3,8 @@
  * through the plugin as a real process. The store is read back through mod/store and decoded here by
  * hand, never through mod/ipam, so a codec bug cannot hide itself.
  */
+import { parseCidr } from "../../mod/ip/mod.ts";
+import { allocate, type Allocation } from "../../mod/ipam/mod.ts";
 import { openStore, type Store } from "../../mod/store/mod.ts";
 import { startEtcd, type TestEtcd } from "./etcd.ts";
 import { binDir, type PluginReply, runPlugin } from "./plugin.ts";
@@ -60,6 +62,20 @@ export async function openAnchorStore(kind: StoreKind): Promise<AnchorStore> {
       if (dir) await Deno.remove(dir, { recursive: true });
     },
   };
+}
+
+/** An ADD in process, as octopus makes it: container `id`'s eth0, a pod of namespace `default`. */
+export function addInProcess(store: Store, id: string, subnet: string): Promise<Allocation> {
+  return allocate(store, {
+    containerId: id,
+    ifname: "eth0",
+    namespace: "default",
+    podName: id,
+    controller: "unknown",
+    subnet: parseCidr(subnet),
+    node: "n1",
+    network: "net",
+  });
 }
 
 /** Every /anchor/ key and value, read through mod/store. */
