@@ -72,3 +72,24 @@ Deno.test("the launcher runs a runtime's call from the role's bundle and everyth
     "an empty CNI_COMMAND: a person",
   );
 });
+
+Deno.test("building bundles removes the cache's bundles unused for a week and keeps the others", () => {
+  const cache = Deno.makeTempDirSync({ prefix: "bundle-cache-" });
+  const before = Deno.env.get("XDG_CACHE_HOME");
+  try {
+    const old = `${cache}/ratchet-cni/plugins-0123abcd`, recent = `${cache}/ratchet-cni/plugins-4567ef01`;
+    for (const dir of [old, recent]) Deno.mkdirSync(dir, { recursive: true });
+    const weekAgo = new Date(Date.now() - 8 * 24 * 3600_000);
+    Deno.utimeSync(old, weekAgo, weekAgo);
+    Deno.env.set("XDG_CACHE_HOME", cache);
+    const built = pluginBundles(Deno.execPath());
+    assert.ok(built.startsWith(`${cache}/ratchet-cni/plugins-`));
+    for (const role of ROLE_NAMES) Deno.statSync(`${built}/${role}.js`);
+    assert.throws(() => Deno.statSync(old), Deno.errors.NotFound);
+    Deno.statSync(recent);
+  } finally {
+    if (before === undefined) Deno.env.delete("XDG_CACHE_HOME");
+    else Deno.env.set("XDG_CACHE_HOME", before);
+    Deno.removeSync(cache, { recursive: true });
+  }
+});

@@ -69,12 +69,14 @@ export function pluginBundles(deno: string): string {
   }/ratchet-cni`;
   const out = `${cache}/plugins-${hash.digest("hex").slice(0, 24)}`;
   try {
-    Deno.statSync(out);
+    // Touched on each use, so pruneStale's clock counts from the last launchers written with it.
+    Deno.utimeSync(out, new Date(), new Date());
     return out;
   } catch {
     // not built yet for these sources
   }
   mkdirSync(cache, { recursive: true });
+  pruneStale(cache);
   const work = Deno.makeTempDirSync({ prefix: "ratchet-bundle-" });
   try {
     for (const f of files) {
@@ -124,6 +126,23 @@ export function pluginBundles(deno: string): string {
     return out;
   } finally {
     rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** Bundles unused for this long are removed when another is built, so the cache stays bounded. */
+const STALE_MS = 7 * 24 * 3600_000;
+
+/**
+ * Removes this cache's bundle folders unused for {@link STALE_MS}: each source state of every checkout
+ * makes one (about 0.7 MB). A launcher whose bundle is gone runs main.ts instead.
+ */
+function pruneStale(cache: string): void {
+  for (const e of readdirSync(cache, { withFileTypes: true })) {
+    if (!e.isDirectory() || !/^plugins-[0-9a-f]+$/.test(e.name)) continue;
+    const path = `${cache}/${e.name}`;
+    if (Date.now() - (Deno.statSync(path).mtime?.getTime() ?? Date.now()) > STALE_MS) {
+      rmSync(path, { recursive: true, force: true });
+    }
   }
 }
 
