@@ -11,12 +11,14 @@
  * Pair every use with a `typeof import()` of the same module: it keeps the types, and `deno check` and
  * `deno info` (which count type references) still see the whole program. `deno compile` needs the
  * lazy modules named with `--include` (mod/dev/compile.ts). The plugin bundles (mod/install/bundle.ts)
- * turn these calls back into literal imports, so write them in the one form below.
+ * turn these calls back into literal imports, so write them in one of the two forms below: a module of
+ * this program, or an npm package through deno.json's import map, which stays lazy in a bundle too.
  *
  * @example
  * ```ts
  * const loadPlugin = lazy<typeof import("./plugin.ts")>(new URL("./plugin.ts", import.meta.url));
  * const { anchorPlugin } = await loadPlugin();
+ * const loadYaml = lazy<typeof import("yaml")>(new URL(import.meta.resolve("yaml")));
  * ```
  */
 export function lazy<T>(module: URL): Lazy<T> {

@@ -6,11 +6,19 @@
 import assert from "node:assert/strict";
 import { COMMAND_ONLY, pluginBundles } from "../mod/install/bundle.ts";
 import { ROLE_NAMES } from "../mod/role.ts";
+import { writeLaunchers } from "../mod/install/launchers.ts";
 import { binDir } from "./lib/plugin.ts";
+
+/** The folder of this tree's bundles (the test machine has a writable cache). */
+function bundles(): string {
+  const dir = pluginBundles(Deno.execPath());
+  assert.ok(dir, "no writable cache folder");
+  return dir;
+}
 
 /** The modules a bundle holds, from esbuild's `// path` line before each module's code. */
 function bundled(role: string): string[] {
-  const text = Deno.readTextFileSync(`${pluginBundles(Deno.execPath())}/${role}.js`);
+  const text = Deno.readTextFileSync(`${bundles()}/${role}.js`);
   return [...text.matchAll(/^\/\/ (\S+\.ts)$/gm)].map((m) => m[1]);
 }
 
@@ -44,9 +52,14 @@ Deno.test("each role's bundle holds its own plugin path, no other role's plugin 
 });
 
 /** What the launcher under `name` execs for `args` and `env`, with bash's exec replaced by an echo. */
-async function launched(name: string, args: string[], env: Record<string, string>): Promise<string> {
+async function launched(
+  name: string,
+  args: string[],
+  env: Record<string, string>,
+  dir = binDir(),
+): Promise<string> {
   const out = await new Deno.Command("bash", {
-    args: ["-c", `exec() { echo "EXEC $*"; exit 0; }; source "$0" "$@"`, `${binDir()}/${name}`, ...args],
+    args: ["-c", `exec() { echo "EXEC $*"; exit 0; }; source "$0" "$@"`, `${dir}/${name}`, ...args],
     env,
     clearEnv: true,
     stdout: "piped",
@@ -56,9 +69,8 @@ async function launched(name: string, args: string[], env: Record<string, string
 }
 
 Deno.test("the launcher runs a runtime's call from the role's bundle and everything else from main.ts", async () => {
-  const bundles = pluginBundles(Deno.execPath());
   for (const role of ROLE_NAMES) {
-    assert.ok((await launched(role, [], { CNI_COMMAND: "ADD" })).endsWith(`${bundles}/${role}.js`), role);
+    assert.ok((await launched(role, [], { CNI_COMMAND: "ADD" })).endsWith(`${bundles()}/${role}.js`), role);
   }
   assert.match(
     await launched("anchor", ["ls"], { CNI_COMMAND: "ADD" }),
@@ -82,7 +94,7 @@ Deno.test("building bundles removes the cache's bundles unused for a week and ke
     const weekAgo = new Date(Date.now() - 8 * 24 * 3600_000);
     Deno.utimeSync(old, weekAgo, weekAgo);
     Deno.env.set("XDG_CACHE_HOME", cache);
-    const built = pluginBundles(Deno.execPath());
+    const built = bundles();
     assert.ok(built.startsWith(`${cache}/ratchet-cni/plugins-`));
     for (const role of ROLE_NAMES) Deno.statSync(`${built}/${role}.js`);
     assert.throws(() => Deno.statSync(old), Deno.errors.NotFound);
@@ -91,5 +103,27 @@ Deno.test("building bundles removes the cache's bundles unused for a week and ke
     if (before === undefined) Deno.env.delete("XDG_CACHE_HOME");
     else Deno.env.set("XDG_CACHE_HOME", before);
     Deno.removeSync(cache, { recursive: true });
+  }
+});
+
+Deno.test("with no writable cache folder the launchers are still written, and every call runs main.ts", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "cni-bin-nocache-" });
+  const saved = ["XDG_CACHE_HOME", "HOME"].map((k) => [k, Deno.env.get(k)] as const);
+  try {
+    // A file where the folder would go, and a relative HOME, which the XDG spec says to ignore.
+    Deno.env.set("XDG_CACHE_HOME", "/dev/null");
+    Deno.env.set("HOME", "relative/home");
+    assert.equal(pluginBundles(Deno.execPath()), undefined);
+    writeLaunchers(dir);
+    assert.match(await launched("anchor", [], { CNI_COMMAND: "ADD" }, dir), /main\.ts$/);
+    const version = await new Deno.Command(`${dir}/anchor`, {
+      env: { CNI_COMMAND: "VERSION" },
+      stdin: "null",
+    })
+      .output();
+    assert.equal(JSON.parse(new TextDecoder().decode(version.stdout)).cniVersion, "1.1.0");
+  } finally {
+    for (const [k, v] of saved) v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
+    Deno.removeSync(dir, { recursive: true });
   }
 });

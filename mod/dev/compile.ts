@@ -24,7 +24,9 @@ export async function compile(outDir = `${repo}/dist`): Promise<string> {
       `${repo}/deno.json`,
       "--output",
       binary,
-      // Modules loaded through mod/lazy.ts are invisible to the graph deno compile embeds.
+      // Modules loaded through mod/lazy.ts are invisible to the graph deno compile embeds. So are npm
+      // packages loaded that way (yaml, by mod/kube/kubeconfig.ts): the binary has yaml because
+      // dsl/render_pods.ts imports it too; a package only lazy() names would need adding here.
       ...programModules().flatMap((path) => ["--include", `${repo}/${path}`]),
       `${repo}/main.ts`,
     ],

@@ -22,7 +22,16 @@
  * (`deno task compile`) does not use it.
  */
 import { createHash } from "node:crypto";
-import { cpSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { ROLE_NAMES, ROLES } from "../role.ts";
 
 const repo = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
@@ -48,34 +57,43 @@ export const COMMAND_ONLY: readonly RegExp[] = [
   /^mod\/ratchet\/waiter_run\.ts$/,
 ];
 
-/** `lazy<T>(new URL("X", import.meta.url))`, the one form mod/lazy.ts documents, over any line breaks. */
-const LAZY_CALL = /\blazy<[^>]*>\(\s*new URL\(\s*("[^"]+")\s*,\s*import\.meta\.url\s*\),?\s*\)/g;
+/**
+ * `lazy<T>(new URL("X", import.meta.url))`, the form mod/lazy.ts documents, over any line breaks and
+ * trailing commas `deno fmt` adds.
+ */
+const LAZY_CALL = /\blazy<[^>]*>\(\s*new URL\(\s*("[^"]+")\s*,\s*import\.meta\.url\s*,?\s*\),?\s*\)/g;
+/** `lazy<T>(new URL(import.meta.resolve("name")))`: an npm package through the import map, left lazy. */
+const LAZY_PACKAGE =
+  /\blazy<[^>]*>\(\s*new URL\(\s*import\.meta\.resolve\(\s*"[^".\/][^"]*"\s*\)\s*\),?\s*\)/g;
+/** `new URL("X", import.meta.url)` outside the calls above: a file beside the source module. */
+const BESIDE = /new URL\(\s*("[^"]+")\s*,\s*import\.meta\.url\s*,?\s*\)/g;
 
 /**
  * The plugin bundles for the current sources, one per role (`DIR/ROLE.js`), built when the cache has
- * none. Returns DIR.
+ * none. Returns DIR, or undefined when there is no cache folder this process can write (the launchers
+ * then run main.ts for every call).
  *
  * @param deno the deno executable that builds them (`deno bundle`) and will run them.
  * @throws Error when `deno bundle` fails, when a `lazy()` call is not in the form the build can
- *   rewrite, or when a bundle holds CommonJS or a {@link COMMAND_ONLY} module.
+ *   rewrite, or when a bundle fails {@link checkBundle}: defects of the code, never hidden.
  */
-export function pluginBundles(deno: string): string {
+export function pluginBundles(deno: string): string | undefined {
+  const cache = cacheDir();
+  if (!cache) return undefined;
   const version = new Deno.Command(deno, { args: ["--version"] }).outputSync();
   const hash = createHash("sha256").update(version.stdout);
   const files = sources();
   for (const f of files) hash.update(f).update("\0").update(readFileSync(`${repo}/${f}`)).update("\0");
-  const cache = `${
-    Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME") ?? "/root"}/.cache`
-  }/ratchet-cni`;
   const out = `${cache}/plugins-${hash.digest("hex").slice(0, 24)}`;
-  try {
-    // Touched on each use, so pruneStale's clock counts from the last launchers written with it.
-    Deno.utimeSync(out, new Date(), new Date());
+  if (existsSync(out)) {
+    try {
+      // Touched on each use, so pruneStale's clock counts from the last launchers written with it.
+      Deno.utimeSync(out, new Date(), new Date());
+    } catch {
+      // another user's cache folder: used as it is
+    }
     return out;
-  } catch {
-    // not built yet for these sources
   }
-  mkdirSync(cache, { recursive: true });
   pruneStale(cache);
   const work = Deno.makeTempDirSync({ prefix: "ratchet-bundle-" });
   try {
@@ -129,6 +147,25 @@ export function pluginBundles(deno: string): string {
   }
 }
 
+/**
+ * `$XDG_CACHE_HOME/ratchet-cni`, else `$HOME/.cache/ratchet-cni` (relative or empty values are ignored,
+ * as the XDG base directory spec says), made when missing; undefined when neither can be made.
+ */
+function cacheDir(): string | undefined {
+  const absolute = (name: string) => {
+    const value = Deno.env.get(name);
+    return value?.startsWith("/") ? value : undefined;
+  };
+  const base = absolute("XDG_CACHE_HOME") ?? (absolute("HOME") && `${absolute("HOME")}/.cache`);
+  if (!base) return undefined;
+  try {
+    mkdirSync(`${base}/ratchet-cni`, { recursive: true });
+    return `${base}/ratchet-cni`;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Bundles unused for this long are removed when another is built, so the cache stays bounded. */
 const STALE_MS = 7 * 24 * 3600_000;
 
@@ -138,10 +175,15 @@ const STALE_MS = 7 * 24 * 3600_000;
  */
 function pruneStale(cache: string): void {
   for (const e of readdirSync(cache, { withFileTypes: true })) {
-    if (!e.isDirectory() || !/^plugins-[0-9a-f]+$/.test(e.name)) continue;
+    // A build killed before its rename leaves a `.PID.tmp` folder: it goes the same way.
+    if (!e.isDirectory() || !/^plugins-[0-9a-f]+(\.\d+\.tmp)?$/.test(e.name)) continue;
     const path = `${cache}/${e.name}`;
-    if (Date.now() - (Deno.statSync(path).mtime?.getTime() ?? Date.now()) > STALE_MS) {
-      rmSync(path, { recursive: true, force: true });
+    try {
+      if (Date.now() - (Deno.statSync(path).mtime?.getTime() ?? Date.now()) > STALE_MS) {
+        rmSync(path, { recursive: true, force: true });
+      }
+    } catch {
+      // another user's folder, or gone meanwhile: not ours to insist on
     }
   }
 }
@@ -165,35 +207,53 @@ export function programModules(): string[] {
   return [...walk("mod"), ...walk("dsl")].sort();
 }
 
-/** Turns the plugin paths' `lazy()` calls in `file` into literal `import()`s (see the module doc). */
+/**
+ * Turns the plugin paths' `lazy()` calls in `file` into literal `import()`s (see the module doc), and
+ * every other `new URL("X", import.meta.url)` into the source file's own URL, so that it names the same
+ * file from a bundle as from the sources (a bundle's `import.meta.url` is the bundle's).
+ */
 function rewriteLazy(work: string, file: string, keep: Set<string>): void {
   if (file === "mod/lazy.ts") return;
   const text = readFileSync(`${work}/${file}`, "utf8");
-  // A lazy() of a relative module that the pattern misses would load the sources beside the bundle.
-  const calls = text.match(/\blazy<[^>]*>\(\s*new URL\(\s*"/g)?.length ?? 0;
-  let seen = 0;
+  // A lazy() call the patterns miss would load nothing from a bundle: refuse it here instead. Only
+  // modules that import lazy() can call it; the others may name it in prose.
+  const calls = /import \{ lazy \} from "[./]*lazy\.ts";/.test(text)
+    ? text.match(/\blazy\s*(<|\((?!\)))/g)?.length ?? 0
+    : 0;
+  let seen = calls ? text.match(LAZY_PACKAGE)?.length ?? 0 : 0;
   const commandOnly = (f: string) => COMMAND_ONLY.some((p) => p.test(f));
-  const rewritten = text.replace(LAZY_CALL, (call, specifier: string) => {
+  const source = `file://${repo}/${file}`;
+  const rewritten = text.replace(calls ? LAZY_CALL : /(?!)/g, (call, specifier: string) => {
     seen++;
     const target = new URL(JSON.parse(specifier), `file:///${file}`).pathname.slice(1);
     return commandOnly(file) || commandOnly(target) || keep.has(target)
       ? call
       : `(() => import(${specifier}))`;
-  });
+  }).replace(BESIDE, (_, specifier: string) => `new URL(${specifier}, ${JSON.stringify(source)})`);
   if (seen !== calls) {
-    throw new Error(`${file}: a lazy() call is not of the form lazy<T>(new URL("./x.ts", import.meta.url))`);
+    throw new Error(
+      `${file}: a lazy() call is not of the form lazy<T>(new URL("./x.ts", import.meta.url)) (or an npm package's, ` +
+        `lazy<T>(new URL(import.meta.resolve("name"))))`,
+    );
   }
   if (rewritten !== text) writeFileSync(`${work}/${file}`, rewritten);
 }
 
-/** Refuses a bundle that carries CommonJS, a module only commands use, or a start-up import of a node: module. */
+/**
+ * Refuses a bundle that carries CommonJS, a module only commands use, a start-up import of a node:
+ * module or of anything else, or `import.meta.url` (which would name the bundle's folder, not the
+ * source module's).
+ */
 function checkBundle(role: string, text: string): void {
+  if (/import\.meta\.(url|dirname|filename)/.test(text)) {
+    throw new Error(`${role}'s plugin bundle uses import.meta.url, which names the bundle's folder there`);
+  }
   if (text.includes('"node:module"')) {
     throw new Error(`${role}'s plugin bundle carries CommonJS (node:module)`);
   }
   // esbuild hoists every module's static imports of node: modules to the bundle's start, lazy ones too,
   // and each costs there (node:util 13-20 ms, node:sqlite 6 ms): import them where they are used.
-  const hoisted = [...text.matchAll(/^import .* from "(node:[^"]+)";$/gm)].map((m) => m[1]);
+  const hoisted = [...text.matchAll(/^import (?:.* from )?"(node:[^"]+)";$/gm)].map((m) => m[1]);
   if (hoisted.length) throw new Error(`${role}'s plugin bundle loads ${hoisted.join(", ")} at start-up`);
   // deno run reads a literal import()'s target at start-up; npm packages must load only when used.
   const literal = [...text.matchAll(/\bimport\("([^"]+)"\)/g)].map((m) => m[1]).filter((s) =>

@@ -14,19 +14,29 @@ const repo = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
  * Writes the launcher script and the role symlinks into `dir`, replacing older ones. A runtime's call
  * (no arguments, CNI_COMMAND set: what main.ts treats as a plugin call) runs the role's plugin bundle
  * (mod/install/bundle.ts), built now from the sources as they are; everything else runs main.ts.
- * Run it again after changing the code, as one would rebuild a binary.
+ * Run it again after changing the code, as one would rebuild a binary. With no cache folder to build
+ * into, it says so on stderr and every call runs main.ts.
  */
 export function writeLaunchers(dir: string, deno = Deno.execPath()): string {
   Deno.mkdirSync(dir, { recursive: true });
   const script = `${dir}/${ROLE_NAMES[0]}`;
   const bundles = pluginBundles(deno);
+  if (!bundles) {
+    console.error(
+      "no writable cache folder ($XDG_CACHE_HOME or $HOME/.cache): plugin calls will run main.ts",
+    );
+  }
   const run = `exec -a "$0" ${shellQuote(deno)} ${denoRunFlags()}`;
   const body = [
     "#!/bin/bash",
     "# Runs the repo's main.ts; exec -a keeps the name this was called by, which picks the role.",
-    "# A runtime's call runs that role's plugin bundle instead: the same code in one file, which starts faster.",
-    `bundle=${shellQuote(bundles)}/"\${0##*/}.js"`,
-    `if [ $# -eq 0 ] && [ -n "\${CNI_COMMAND-}" ] && [ -f "$bundle" ]; then ${run} "$bundle"; fi`,
+    ...bundles
+      ? [
+        "# A runtime's call runs that role's plugin bundle instead: the same code in one file, which starts faster.",
+        `bundle=${shellQuote(bundles)}/"\${0##*/}.js"`,
+        `if [ $# -eq 0 ] && [ -n "\${CNI_COMMAND-}" ] && [ -f "$bundle" ]; then ${run} "$bundle"; fi`,
+      ]
+      : [],
     `${run} ${shellQuote(`${repo}/main.ts`)} "$@"`,
     "",
   ].join("\n");
