@@ -19,7 +19,7 @@ import type { BenchRow } from "./main.ts";
 import { startEtcd } from "../tests/lib/etcd.ts";
 import { TempNetns } from "../tests/lib/netns.ts";
 import { binDir } from "../tests/lib/plugin.ts";
-import { emptyLauncher, pluginCall } from "./plugin_call.ts";
+import { emptyLauncher, pluginCall, untilIdle } from "./plugin_call.ts";
 import { openStore, type StoreSettings } from "../mod/store/mod.ts";
 import { guardKey, recordKey } from "../mod/ipam/keys.ts";
 
@@ -235,8 +235,10 @@ export async function run(): Promise<BenchRow[]> {
       ] as const
     ) {
       await seedPool(settings);
-      // The floor right before, so that both face the same load.
+      // The floor right before, so that both face the same load, each once the machine is idle.
+      await untilIdle();
       const floor = await burst((i) => call(empty, "ADD", `floor-${i}`, netns));
+      await untilIdle();
       const ms = await burst((i) => call(side, "ADD", `burst-${i}`, netns));
       const { records, duplicates: dups } = await duplicates(settings);
       rows.push({

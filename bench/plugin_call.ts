@@ -61,3 +61,24 @@ export async function emptyLauncher(dir: string): Promise<string> {
   );
   return `${dir}/empty`;
 }
+
+/**
+ * Waits until the machine's CPUs were at least 95% idle over half a second, or `capMs` passed; returns
+ * the ms waited. A lab's cleanup leaves the kernel tearing its namespaces down in the background (the
+ * netns cleanup workqueue), which otherwise lands on whichever timed phase comes next. Reads the
+ * aggregate `cpu` line of /proc/stat (proc(5)): idle and iowait against all jiffies.
+ */
+export async function untilIdle(capMs = 30_000): Promise<number> {
+  const sample = () => {
+    const n = Deno.readTextFileSync("/proc/stat").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+    return { idle: n[3] + n[4], total: n.reduce((a, b) => a + b, 0) };
+  };
+  const t0 = performance.now();
+  while (performance.now() - t0 < capMs) {
+    const a = sample();
+    await new Promise((r) => setTimeout(r, 500));
+    const b = sample();
+    if (b.total > a.total && (b.idle - a.idle) / (b.total - a.total) >= 0.95) break;
+  }
+  return performance.now() - t0;
+}

@@ -22,7 +22,7 @@ import { eventually, type LabPod, RatchetLab, waiterPids } from "../tests/lib/ra
 import type { LinkEnd } from "../mod/links/mod.ts";
 import { KEY, type LinkState } from "../mod/ratchet/keys.ts";
 import { runPlugin } from "../tests/lib/plugin.ts";
-import { emptyLauncher } from "./plugin_call.ts";
+import { emptyLauncher, untilIdle } from "./plugin_call.ts";
 
 const PLUGIN_LINKS = 100;
 const WAITING_PODS = 250;
@@ -369,10 +369,10 @@ export async function run(parts: Part[] = ["plugin", "waiters", "growth"]): Prom
 }
 
 /**
- * Rounds of (ours, floor) taken one right after the other. One round's two figures share the machine's
- * state of the moment; on these 2 cores the same 200 empty calls took 12.6-15.4 s from one minute to
- * the next, which moved a single round's ratio by up to 0.3, so the row gives the round with the
- * median ratio.
+ * Rounds of (ours, floor) taken one right after the other, each once the machine is idle again (the
+ * kernel tears a lab's 200 namespaces down in the background after its cleanup). Before that wait the
+ * same 200 empty calls took 12.6-15.4 s from one minute to the next and a round's ratio ranged over
+ * 1.28-1.64, so the row gives the round with the median ratio.
  */
 const PLUGIN_ROUNDS = 3;
 
@@ -381,7 +381,10 @@ async function pluginRows(): Promise<BenchRow[]> {
   for (const kind of ["veth", "vxlan"] as const) {
     const rounds: { ours: number; floor: number }[] = [];
     for (let i = 0; i < PLUGIN_ROUNDS; i++) {
-      rounds.push({ ours: (await pluginLinks(kind)).ms, floor: await emptyDenoRuns() });
+      await untilIdle();
+      const ours = (await pluginLinks(kind)).ms;
+      await untilIdle();
+      rounds.push({ ours, floor: await emptyDenoRuns() });
     }
     const ratios = rounds.map((r) => r.ours / r.floor);
     const median = rounds[ratios.indexOf([...ratios].sort((a, b) => a - b)[PLUGIN_ROUNDS >> 1])];
@@ -405,6 +408,7 @@ async function pluginRows(): Promise<BenchRow[]> {
 }
 
 async function waiterRows(): Promise<BenchRow[]> {
+  await untilIdle();
   const w = await waiters();
   return [{
     name: `${WAITING_PODS} pods waiting for late peers on one node: waiters' total RSS`,
@@ -417,10 +421,12 @@ async function waiterRows(): Promise<BenchRow[]> {
 
 async function growthRows(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
+  await untilIdle();
   const refGrowth = await ipGrowth();
   const etcd = await startEtcd();
   try {
     for (const [label, store] of [["file store", "file"], ["etcd", { etcd: etcd.endpoint }]] as const) {
+      await untilIdle();
       const ours = await growth(store);
       for (const [i, links] of GROWTH_CHECKPOINTS.entries()) {
         rows.push({
