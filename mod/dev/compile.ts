@@ -4,14 +4,12 @@
  * `deno compile` needs its runtime image (denort); where it cannot be downloaded, this says so
  * in one line instead of a backtrace. DENORT_BIN, which deno compile honours, points at a local one.
  */
-import { programModules } from "../install/bundle.ts";
+import { programModules, REPO } from "../install/bundle.ts";
 import { linkRoleNames } from "../install/launchers.ts";
 import { ROLE_NAMES } from "../role.ts";
 
-const repo = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
-
 /** Compiles main.ts into `outDir`/ratchet; returns the binary's path, or throws with one line. */
-export async function compile(outDir = `${repo}/dist`): Promise<string> {
+export async function compile(outDir = `${REPO}/dist`): Promise<string> {
   Deno.mkdirSync(outDir, { recursive: true });
   const binary = `${outDir}/${ROLE_NAMES[0]}`;
   const out = await new Deno.Command(Deno.execPath(), {
@@ -21,14 +19,14 @@ export async function compile(outDir = `${repo}/dist`): Promise<string> {
       "--quiet",
       "--no-check",
       "--config",
-      `${repo}/deno.json`,
+      `${REPO}/deno.json`,
       "--output",
       binary,
       // Modules loaded through mod/lazy.ts are invisible to the graph deno compile embeds. So are npm
       // packages loaded that way (yaml, by mod/kube/kubeconfig.ts): the binary has yaml because
       // dsl/render_pods.ts imports it too; a package only lazy() names would need adding here.
-      ...programModules().flatMap((path) => ["--include", `${repo}/${path}`]),
-      `${repo}/main.ts`,
+      ...programModules().flatMap((path) => ["--include", `${REPO}/${path}`]),
+      `${REPO}/main.ts`,
     ],
     stdout: "piped",
     stderr: "piped",

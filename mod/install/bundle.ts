@@ -34,7 +34,8 @@ import {
 } from "node:fs";
 import { ROLE_NAMES, ROLES } from "../role.ts";
 
-const repo = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+/** The repository's root folder: what launchers, bundles and `deno task compile` are made from. */
+export const REPO = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 
 /**
  * Modules that only a command loads (a call with arguments: a person's, or the waiter that ratchet
@@ -56,6 +57,11 @@ export const COMMAND_ONLY: readonly RegExp[] = [
   /^mod\/cli\.ts$/,
   /^mod\/ratchet\/waiter_run\.ts$/,
 ];
+
+/** Whether `path` (relative to the repo) is one of the {@link COMMAND_ONLY} modules. */
+export function isCommandOnly(path: string): boolean {
+  return COMMAND_ONLY.some((p) => p.test(path));
+}
 
 /**
  * `lazy<T>(new URL("X", import.meta.url))`, the form mod/lazy.ts documents, over any line breaks and
@@ -83,7 +89,7 @@ export function pluginBundles(deno: string): string | undefined {
   const version = new Deno.Command(deno, { args: ["--version"] }).outputSync();
   const hash = createHash("sha256").update(version.stdout);
   const files = sources();
-  for (const f of files) hash.update(f).update("\0").update(readFileSync(`${repo}/${f}`)).update("\0");
+  for (const f of files) hash.update(f).update("\0").update(readFileSync(`${REPO}/${f}`)).update("\0");
   const out = `${cache}/plugins-${hash.digest("hex").slice(0, 24)}`;
   if (existsSync(out)) {
     try {
@@ -99,7 +105,7 @@ export function pluginBundles(deno: string): string | undefined {
   try {
     for (const f of files) {
       mkdirSync(`${work}/${f.slice(0, f.lastIndexOf("/") + 1)}`, { recursive: true });
-      cpSync(`${repo}/${f}`, `${work}/${f}`);
+      cpSync(`${REPO}/${f}`, `${work}/${f}`);
     }
     // Each role's bundle holds its own role module alone: the registry's loaders stay lazy.
     const roleModules = new Map(ROLE_NAMES.map((name) => [name, relative(ROLES[name].module)]));
@@ -115,7 +121,7 @@ export function pluginBundles(deno: string): string | undefined {
     }
     // The import map's names (the npm packages) stay imports, resolved when they run; `--packages
     // external` would not do: Deno maps the name to npm:... before esbuild sees it.
-    const imports = Object.keys(JSON.parse(readFileSync(`${repo}/deno.json`, "utf8")).imports ?? {});
+    const imports = Object.keys(JSON.parse(readFileSync(`${REPO}/deno.json`, "utf8")).imports ?? {});
     const built = new Deno.Command(deno, {
       args: [
         "bundle",
@@ -190,7 +196,7 @@ function pruneStale(cache: string): void {
 
 /** A `file:` URL of a module in this repo, relative to the repo. */
 function relative(url: string): string {
-  return new URL(url).pathname.slice(repo.length + 1);
+  return new URL(url).pathname.slice(REPO.length + 1);
 }
 
 /** The files a bundle is built from, relative to the repo: main.ts, the program's modules, the config. */
@@ -201,7 +207,7 @@ function sources(): string[] {
 /** Every module of the program (mod/ and dsl/), relative to the repo, sorted. */
 export function programModules(): string[] {
   const walk = (dir: string): string[] =>
-    readdirSync(`${repo}/${dir}`, { withFileTypes: true }).flatMap((e) =>
+    readdirSync(`${REPO}/${dir}`, { withFileTypes: true }).flatMap((e) =>
       e.isDirectory() ? walk(`${dir}/${e.name}`) : e.name.endsWith(".ts") ? [`${dir}/${e.name}`] : []
     );
   return [...walk("mod"), ...walk("dsl")].sort();
@@ -217,19 +223,19 @@ function rewriteLazy(work: string, file: string, keep: Set<string>): void {
   const text = readFileSync(`${work}/${file}`, "utf8");
   // A lazy() call the patterns miss would load nothing from a bundle: refuse it here instead. Only
   // modules that import lazy() can call it; the others may name it in prose.
-  const calls = /import \{ lazy \} from "[./]*lazy\.ts";/.test(text)
-    ? text.match(/\blazy\s*(<|\((?!\)))/g)?.length ?? 0
-    : 0;
-  let seen = calls ? text.match(LAZY_PACKAGE)?.length ?? 0 : 0;
-  const commandOnly = (f: string) => COMMAND_ONLY.some((p) => p.test(f));
-  const source = `file://${repo}/${file}`;
-  const rewritten = text.replace(calls ? LAZY_CALL : /(?!)/g, (call, specifier: string) => {
+  const callsLazy = /import \{ lazy \} from "[./]*lazy\.ts";/.test(text);
+  const calls = callsLazy ? text.match(/\blazy\s*(<|\((?!\)))/g)?.length ?? 0 : 0;
+  let seen = callsLazy ? text.match(LAZY_PACKAGE)?.length ?? 0 : 0;
+  const source = `file://${REPO}/${file}`;
+  const literal = (call: string, specifier: string) => {
     seen++;
-    const target = new URL(JSON.parse(specifier), `file:///${file}`).pathname.slice(1);
-    return commandOnly(file) || commandOnly(target) || keep.has(target)
+    const target = relative(new URL(JSON.parse(specifier), source).href);
+    return isCommandOnly(file) || isCommandOnly(target) || keep.has(target)
       ? call
       : `(() => import(${specifier}))`;
-  }).replace(BESIDE, (_, specifier: string) => `new URL(${specifier}, ${JSON.stringify(source)})`);
+  };
+  const rewritten = (callsLazy ? text.replace(LAZY_CALL, literal) : text)
+    .replace(BESIDE, (_, specifier: string) => `new URL(${specifier}, ${JSON.stringify(source)})`);
   if (seen !== calls) {
     throw new Error(
       `${file}: a lazy() call is not of the form lazy<T>(new URL("./x.ts", import.meta.url)) (or an npm package's, ` +
@@ -262,7 +268,7 @@ function checkBundle(role: string, text: string): void {
   if (literal.length) throw new Error(`${role}'s plugin bundle imports ${literal.join(", ")} at start-up`);
   // esbuild marks each module's code with a `// path` comment line.
   const modules = [...text.matchAll(/^\/\/ (\S+\.ts)$/gm)].map((m) => m[1]);
-  const stray = modules.filter((m) => COMMAND_ONLY.some((p) => p.test(m)));
+  const stray = modules.filter(isCommandOnly);
   if (stray.length) {
     throw new Error(`${role}'s plugin bundle holds modules only commands use: ${stray.join(", ")}`);
   }

@@ -6,9 +6,7 @@
  * only through them.
  */
 import { ROLE_NAMES } from "../role.ts";
-import { pluginBundles } from "./bundle.ts";
-
-const repo = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+import { pluginBundles, REPO } from "./bundle.ts";
 
 /**
  * Writes the launcher script and the role symlinks into `dir`, replacing older ones. A runtime's call
@@ -37,7 +35,7 @@ export function writeLaunchers(dir: string, deno = Deno.execPath()): string {
         `if [ $# -eq 0 ] && [ -n "\${CNI_COMMAND-}" ] && [ -f "$bundle" ]; then ${run} "$bundle"; fi`,
       ]
       : [],
-    `${run} ${shellQuote(`${repo}/main.ts`)} "$@"`,
+    `${run} ${shellQuote(`${REPO}/main.ts`)} "$@"`,
     "",
   ].join("\n");
   Deno.writeTextFileSync(`${script}.tmp`, body, { mode: 0o755 });
@@ -69,7 +67,7 @@ export function linkRoleNames(dir: string): void {
  * prompt or progress output on a runtime's stdio, and the repo's deno.json for its import map.
  */
 export function denoRunFlags(): string {
-  return `run -A --quiet --no-prompt --config ${shellQuote(`${repo}/deno.json`)}`;
+  return `run -A --quiet --no-prompt --config ${shellQuote(`${REPO}/deno.json`)}`;
 }
 
 /** Quotes `s` for bash, as one word. */
