@@ -3,7 +3,7 @@
  * optionally under GNU time for the process's peak resident memory.
  */
 import { runPlugin } from "../tests/lib/plugin.ts";
-import { denoRunFlags, shellQuote } from "../mod/install/launchers.ts";
+import { denoRunFlags, PLUGIN_V8_FLAGS, shellQuote } from "../mod/install/launchers.ts";
 
 /** GNU time, for peak memory (%M). */
 export const TIME = "/usr/bin/time";
@@ -54,7 +54,7 @@ export async function emptyLauncher(dir: string): Promise<string> {
   await Deno.writeTextFile(`${dir}/empty.ts`, "");
   await Deno.writeTextFile(
     `${dir}/empty`,
-    `#!/bin/bash\nexec -a "$0" ${shellQuote(Deno.execPath())} ${denoRunFlags()} ${
+    `#!/bin/bash\nexec -a "$0" ${shellQuote(Deno.execPath())} ${denoRunFlags()} ${PLUGIN_V8_FLAGS} ${
       shellQuote(`${dir}/empty.ts`)
     } "$@"\n`,
     { mode: 0o755 },

@@ -73,9 +73,16 @@ async function pluginLinks(kind: "veth" | "vxlan"): Promise<{ ms: number; peakMb
     await lab.setPodMeta(pairs[i], nodeB, { ratchet: "true" });
   }
   // No boot_network: its plugin (a Go binary exec'd from the fresh Deno process, 20-45 ms here) is the
-  // delegate's cost, not ratchet's; the CNI tests run ratchet with one.
+  // delegate's cost, not ratchet's; the CNI tests run ratchet with one. The waiter idles for the
+  // shipped waiter_idle_s, not the lab's 2 s: with that, the pairs' node saw its waiter exit and be
+  // started again (a Deno start from main.ts) four or five times over one row.
   const conf = (n: typeof n1) =>
-    lab.conf(n, { log_level: "warn", child_timeout_s: 300, boot_network: undefined });
+    lab.conf(n, {
+      log_level: "warn",
+      child_timeout_s: 300,
+      boot_network: undefined,
+      waiter_idle_s: undefined,
+    });
   const t0 = performance.now();
   await pool(primaries, PARALLEL, (p) => lab.add(n1, p, conf(n1)));
   await pool(pairs, PARALLEL, (p) => lab.add(nodeB, p, conf(nodeB)));

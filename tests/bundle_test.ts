@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { isCommandOnly, pluginBundles } from "../mod/install/bundle.ts";
 import { ROLE_NAMES } from "../mod/role.ts";
-import { writeLaunchers } from "../mod/install/launchers.ts";
+import { PLUGIN_V8_FLAGS, writeLaunchers } from "../mod/install/launchers.ts";
 import { binDir } from "./lib/plugin.ts";
 
 /** The folder of this tree's bundles (the test machine has a writable cache). */
@@ -71,7 +71,8 @@ async function launched(
 
 Deno.test("the launcher runs a runtime's call from the role's bundle and everything else from main.ts", async () => {
   for (const role of ROLE_NAMES) {
-    assert.ok((await launched(role, [], { CNI_COMMAND: "ADD" })).endsWith(`${bundles()}/${role}.js`), role);
+    const line = await launched(role, [], { CNI_COMMAND: "ADD" });
+    assert.ok(line.endsWith(`${PLUGIN_V8_FLAGS} ${bundles()}/${role}.js`), line);
   }
   assert.match(
     await launched("anchor", ["ls"], { CNI_COMMAND: "ADD" }),
@@ -79,6 +80,10 @@ Deno.test("the launcher runs a runtime's call from the role's bundle and everyth
     "arguments: a person",
   );
   assert.match(await launched("anchor", [], {}), /main\.ts$/, "no CNI_COMMAND: a person");
+  assert.ok(
+    !(await launched("ratchet-child", ["waiter"], {})).includes("--v8-flags"),
+    "the waiter keeps V8's tiers",
+  );
   assert.match(
     await launched("anchor", [], { CNI_COMMAND: "" }),
     /main\.ts$/,

@@ -32,7 +32,7 @@ export function writeLaunchers(dir: string, deno = Deno.execPath()): string {
       ? [
         "# A runtime's call runs that role's plugin bundle instead: the same code in one file, which starts faster.",
         `bundle=${shellQuote(bundles)}/"\${0##*/}.js"`,
-        `if [ $# -eq 0 ] && [ -n "\${CNI_COMMAND-}" ] && [ -f "$bundle" ]; then ${run} "$bundle"; fi`,
+        `if [ $# -eq 0 ] && [ -n "\${CNI_COMMAND-}" ] && [ -f "$bundle" ]; then ${run} ${PLUGIN_V8_FLAGS} "$bundle"; fi`,
       ]
       : [],
     `${run} ${shellQuote(`${REPO}/main.ts`)} "$@"`,
@@ -69,6 +69,15 @@ export function linkRoleNames(dir: string): void {
 export function denoRunFlags(): string {
   return `run -A --quiet --no-prompt --config ${shellQuote(`${REPO}/deno.json`)}`;
 }
+
+/**
+ * V8 flags of a runtime's call: a plugin process lives about 50 ms, too short for V8's compiling tiers
+ * (Sparkplug, Maglev, TurboFan) to pay back the work they start on other threads, so only the
+ * interpreter runs. Measured on 40 sequential ratchet ADDs: about 7 ms of CPU less per call (122 ms
+ * against 115, an empty program 85 either way). The waiter and people's commands, which live longer,
+ * keep every tier (see V8's flag-definitions.h for the flags).
+ */
+export const PLUGIN_V8_FLAGS = "--v8-flags=--no-opt,--no-maglev,--no-sparkplug";
 
 /** Quotes `s` for bash, as one word. */
 export function shellQuote(s: string): string {
