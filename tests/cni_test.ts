@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { binDir, killAfter, runPlugin } from "./lib/plugin.ts";
+import { sh } from "./lib/netns.ts";
 import { convertResult, parseResult, type Result, toVersion } from "../mod/cni/result.ts";
 import { checkIfname, parseCniArgs } from "../mod/cni/env.ts";
 import { ifnameProblem } from "../mod/links/names.ts";
@@ -317,13 +318,6 @@ Deno.test("a 0.3.1 result with ip versions reads into the 1.1.0 shape", () => {
   });
 });
 
-async function sh(cmd: string[]): Promise<string> {
-  const out = await new Deno.Command(cmd[0], { args: cmd.slice(1), stdout: "piped", stderr: "piped" })
-    .output();
-  if (!out.success) throw new Error(`${cmd.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  return new TextDecoder().decode(out.stdout);
-}
-
 async function execDelegate(node: string, req: Record<string, unknown>): Promise<any> {
   const child = new Deno.Command("ip", {
     args: [
@@ -354,9 +348,9 @@ Deno.test("delegate exec runs Debian's loopback and bridge+host-local plugins in
   const node = `cnit-node-${tag}`;
   const pod = `cnit-pod-${tag}`;
   const dataDir = Deno.makeTempDirSync();
-  await sh(["ip", "netns", "add", node]);
+  await sh("ip", "netns", "add", node);
   try {
-    await sh(["ip", "netns", "add", pod]);
+    await sh("ip", "netns", "add", pod);
     const base = { containerId: `ctr-${tag}`, netns: `/run/netns/${pod}`, path: ["/usr/lib/cni"] };
     const lo = await execDelegate(node, {
       ...base,
@@ -365,7 +359,7 @@ Deno.test("delegate exec runs Debian's loopback and bridge+host-local plugins in
       conf: { cniVersion: "1.0.0", name: "lo", type: "loopback" },
     });
     assert.equal(lo.error, undefined, JSON.stringify(lo));
-    const loLink = JSON.parse(await sh(["ip", "-n", pod, "-j", "link", "show", "lo"]))[0];
+    const loLink = JSON.parse(await sh("ip", "-n", pod, "-j", "link", "show", "lo"))[0];
     assert.ok(loLink.flags.includes("UP"), "loopback is up");
 
     const bridgeConf = {
@@ -380,12 +374,12 @@ Deno.test("delegate exec runs Debian's loopback and bridge+host-local plugins in
     assert.equal(add.error, undefined, JSON.stringify(add));
     const address = add.result.ips[0].address as string;
     assert.match(address, /^10\.199\.0\.\d+\/24$/);
-    const addrs = JSON.parse(await sh(["ip", "-n", pod, "-j", "addr", "show", "eth0"]))[0].addr_info;
+    const addrs = JSON.parse(await sh("ip", "-n", pod, "-j", "addr", "show", "eth0"))[0].addr_info;
     assert.ok(
       addrs.some((a: any) => `${a.local}/${a.prefixlen}` === address),
       "the pod has the address host-local gave",
     );
-    const bridge = JSON.parse(await sh(["ip", "-n", node, "-j", "link", "show", "cnitbr0"]))[0];
+    const bridge = JSON.parse(await sh("ip", "-n", node, "-j", "link", "show", "cnitbr0"))[0];
     assert.equal(bridge.ifname, "cnitbr0", "the bridge lives in the simulated node");
 
     const missing = await execDelegate(node, {
@@ -409,11 +403,11 @@ Deno.test("delegate exec runs Debian's loopback and bridge+host-local plugins in
 
     const del = await execDelegate(node, { ...base, command: "DEL", ifname: "eth0", conf: bridgeConf });
     assert.equal(del.error, undefined, JSON.stringify(del));
-    const after = JSON.parse(await sh(["ip", "-n", pod, "-j", "link", "show"]));
+    const after = JSON.parse(await sh("ip", "-n", pod, "-j", "link", "show"));
     assert.ok(!after.some((l: any) => l.ifname === "eth0"), "DEL removed the pod's interface");
   } finally {
-    await sh(["ip", "netns", "del", pod]).catch(() => {});
-    await sh(["ip", "netns", "del", node]).catch(() => {});
+    await sh("ip", "netns", "del", pod).catch(() => {});
+    await sh("ip", "netns", "del", node).catch(() => {});
     Deno.removeSync(dataDir, { recursive: true });
   }
 });
@@ -423,7 +417,7 @@ for (const [what, version] of [["without cniVersion", undefined], ['with "cniVer
     const store = Deno.makeTempDirSync({ prefix: "rt-cni-store-" });
     try {
       const seed = (...args: string[]) =>
-        sh([Deno.execPath(), "run", "-A", "--quiet", MAIN, "anchor", ...args, "--store", store]);
+        sh(Deno.execPath(), "run", "-A", "--quiet", MAIN, "anchor", ...args, "--store", store);
       await seed("pool", "set", "default", "10.0.1.[5-9]");
       await seed("gw", "set", "10.0.1.0/24", "10.0.1.1");
       const conf = {
@@ -452,7 +446,7 @@ Deno.test("log_file: a missing directory is created; one that cannot be is said 
   try {
     const store = `${dir}/store`;
     const seed = (...args: string[]) =>
-      sh([Deno.execPath(), "run", "-A", "--quiet", MAIN, "anchor", ...args, "--store", store]);
+      sh(Deno.execPath(), "run", "-A", "--quiet", MAIN, "anchor", ...args, "--store", store);
     await seed("pool", "set", "default", "10.0.1.[5-9]");
     await seed("gw", "set", "10.0.1.0/24", "10.0.1.1");
     Deno.writeTextFileSync(`${dir}/plain`, "a file, not a directory");
